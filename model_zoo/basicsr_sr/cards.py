@@ -1,0 +1,47 @@
+"""Model cards for the official BasicSR EDSR and ESRGAN checkpoints."""
+from srbench.zoo import ModelCard, Weights
+
+_EDSR_ARCH = dict(num_in_ch=3, num_out_ch=3, upscale=4, img_range=255.0, rgb_mean=(0.4488, 0.4371, 0.4040))
+_BASICSR_DRIVE = ("BasicSR publishes this file only on Google Drive (folder linked from "
+                  "BasicSR's docs/ModelZoo.md, 'EDSR'); download it there.")
+
+EDSR_M = ModelCard(
+    name="edsr",
+    build="model_zoo.basicsr_sr.build:edsr",
+    arch=dict(_EDSR_ARCH, num_feat=64, num_block=16, res_scale=1.0),
+    scale=4,
+    weights=Weights(file="EDSR_Mx4_f64b16_DIV2K_official-0c287733.pth", how_to_get=_BASICSR_DRIVE),
+    license="Apache-2.0 (BasicSR)",
+    paper="Lim et al., Enhanced Deep Residual Networks for Single Image Super-Resolution, CVPRW 2017",
+    source="BasicSR official, DIV2K",
+    description="EDSR-M x4 (64 features, 16 blocks), L1-trained",
+)
+
+EDSR_L = ModelCard(
+    name="edsr-l",
+    build="model_zoo.basicsr_sr.build:edsr",
+    arch=dict(_EDSR_ARCH, num_feat=256, num_block=32, res_scale=0.1),
+    scale=4,
+    weights=Weights(file="EDSR_Lx4_f256b32_DIV2K_official-76ee1c8f.pth", how_to_get=_BASICSR_DRIVE),
+    license="Apache-2.0 (BasicSR)",
+    paper=EDSR_M.paper,
+    source="BasicSR official, DIV2K",
+    description="EDSR-L x4 (256 features, 32 blocks, residual scale 0.1)",
+)
+
+ESRGAN = ModelCard(
+    name="esrgan",
+    build="model_zoo.basicsr_sr.build:rrdbnet",
+    arch=dict(num_in_ch=3, num_out_ch=3, scale=4, num_feat=64, num_block=23, num_grow_ch=32),
+    scale=4,
+    weights=Weights(
+        file="ESRGAN_SRx4_DF2KOST_official-ff704c30.pth",
+        sources=("https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.1/"
+                 "ESRGAN_SRx4_DF2KOST_official-ff704c30.pth",),
+        how_to_get="It is an asset of the Real-ESRGAN GitHub release v0.1.1.",
+    ),
+    license="Apache-2.0 (BasicSR / Real-ESRGAN)",
+    paper="Wang et al., ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks, ECCVW 2018",
+    source="BasicSR official (converted from the ESRGAN release), DF2K+OST",
+    description="RRDBNet x4, 23 RRDB blocks, GAN-trained",
+)

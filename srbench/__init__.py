@@ -1,0 +1,12 @@
+"""srbench: adversarial robustness benchmark for image restoration models."""
+from srbench.errors import UserError
+from srbench.models import MODELS, get_card, list_models, load_model, register_model
+from srbench.restorer import DeterministicRestorer, Restorer
+from srbench.zoo import ModelCard, Weights
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MODELS", "ModelCard", "Weights", "Restorer", "DeterministicRestorer", "UserError",
+    "get_card", "list_models", "load_model", "register_model", "__version__",
+]

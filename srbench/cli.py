@@ -1,0 +1,49 @@
+"""The ``srbench`` command: thin parsing around the Python API.
+
+Each subcommand lives in ``srbench/commands/<name>.py`` with ``add_parser``
+(declares its arguments) and ``main(args)`` (calls the API, prints). Errors
+the user can fix (:class:`srbench.errors.UserError`) become one line on
+stderr and exit code 2; Ctrl-C exits 130 without a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from srbench.errors import UserError
+
+COMMANDS = ["run", "leaderboard", "plot", "models", "toy"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from srbench import __version__
+
+    parser = argparse.ArgumentParser(prog="srbench", description="Adversarial robustness benchmark for image restoration.")
+    parser.add_argument("--version", action="version", version=f"srbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        module = importlib.import_module(f"srbench.commands.{name}")
+        p = module.add_parser(sub)
+        p.set_defaults(_main=module.main)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_main", None):
+        parser.print_help()
+        return 1
+    try:
+        return args._main(args) or 0
+    except UserError as exc:
+        print(f"srbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("srbench: interrupted; finished cells are kept, re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,35 @@
+"""The one place that imports basicsr.
+
+basicsr 1.4.2 imports ``torchvision.transforms.functional_tensor``, which
+torchvision removed; alias it to ``torchvision.transforms.functional`` before
+basicsr is imported. Import basicsr architectures through this module only.
+"""
+from __future__ import annotations
+
+import sys
+
+
+def _alias_functional_tensor() -> None:
+    if "torchvision.transforms.functional_tensor" not in sys.modules:
+        import torchvision.transforms.functional as functional
+
+        sys.modules["torchvision.transforms.functional_tensor"] = functional
+
+
+def basicsr_arch(name: str):
+    """Return an architecture class from ``basicsr.archs`` (e.g. "RRDBNet", "EDSR")."""
+    _alias_functional_tensor()
+    from basicsr.archs import edsr_arch, rrdbnet_arch
+
+    for module in (rrdbnet_arch, edsr_arch):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise KeyError(f"basicsr architecture {name!r} is not wired into srbench.compat")
+
+
+def basicsr_matlab_imresize():
+    """basicsr's MATLAB-compatible imresize (used as an independent cross-check)."""
+    _alias_functional_tensor()
+    from basicsr.utils.matlab_functions import imresize
+
+    return imresize

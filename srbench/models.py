@@ -1,0 +1,75 @@
+"""The model registry and the Python API to find, register and load models."""
+from __future__ import annotations
+
+import os
+from typing import Any, Callable
+
+import torch
+
+from srbench.errors import UserError
+from srbench.registry import Registry
+from srbench.restorer import Restorer
+from srbench.zoo import ModelCard, read_state_dict, resolve_weights, sha256_of
+
+MODELS = Registry("model", "srbench.models")
+
+
+def register_model(card_or_name: ModelCard | str, build: str | Callable[..., Restorer] | None = None,
+                   *, overwrite: bool = False, **card_fields: Any) -> ModelCard:
+    """Register a model: pass a :class:`ModelCard`, or a name, a builder and the card's fields.
+
+    ``register_model("mine", build=make_restorer, scale=4)`` is the short form;
+    ``build(**arch)`` must return a :class:`srbench.Restorer`.
+    """
+    if isinstance(card_or_name, ModelCard):
+        card = card_or_name
+    else:
+        if build is None:
+            raise TypeError("register_model(name, build=...) needs a builder")
+        card = ModelCard(name=card_or_name, build=build, **card_fields)
+    MODELS.register(card.name, card, overwrite=overwrite)
+    return card
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered model names, optionally filtered by a shell pattern like ``'*esr*'``."""
+    return MODELS.names(pattern)
+
+
+def get_card(name: str) -> ModelCard:
+    card = MODELS.get(name)
+    if not isinstance(card, ModelCard):
+        raise TypeError(f"entry {name!r} of srbench.models is a {type(card).__name__}, expected a ModelCard")
+    return card
+
+
+def load_model(name: str, weights: str | os.PathLike | None = None, device: str | torch.device | None = None) -> Restorer:
+    """Build a registered model, load its verified weights, and put it in eval mode on ``device``."""
+    card = get_card(name)
+    restorer = card.builder()(**dict(card.arch))
+    if not isinstance(restorer, Restorer):
+        raise TypeError(f"builder of model {name!r} returned {type(restorer).__name__}, not a Restorer")
+    restorer.name, restorer.scale, restorer.stochastic = card.name, card.scale, card.stochastic
+    restorer.weights_sha256 = None
+    if card.weights is not None or weights is not None:
+        if card.weights is None:
+            raise UserError(f"model {name!r} takes no weights, but weights were given")
+        path = resolve_weights(card, weights)
+        state = read_state_dict(path)
+        try:
+            restorer.load_weights(state)
+        except RuntimeError as exc:
+            raise UserError(f"weights {path} do not fit model {name!r}: {str(exc).splitlines()[0]} "
+                            f"(expected the layout of {card.weights.file})") from exc
+        restorer.weights_sha256 = sha256_of(path)
+    restorer.requires_grad_(False)
+    return restorer.eval().to(resolve_device(device))
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but no CUDA GPU is visible; use --device cpu")
+    return dev
