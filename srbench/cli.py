@@ -1,6 +1,6 @@
 """The ``srbench`` command: thin parsing around the Python API.
 
-Each subcommand lives in ``srbench/commands/<name>.py`` with ``add_parser``
+Each subcommand is a module ``srbench/commands/<name>.py`` with ``add_parser``
 (declares its arguments) and ``main(args)`` (calls the API, prints). Errors
 the user can fix (:class:`srbench.errors.UserError`) become one line on
 stderr and exit code 2; Ctrl-C exits 130 without a traceback.
@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
 from srbench.errors import UserError
 
-COMMANDS = ["run", "leaderboard", "plot", "models", "toy"]
+
+
+def command_names() -> list[str]:
+    """Every module of srbench.commands is a subcommand (one file per command)."""
+    import srbench.commands
+
+    return sorted(m.name for m in pkgutil.iter_modules(srbench.commands.__path__) if not m.name.startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="srbench", description="Adversarial robustness benchmark for image restoration.")
     parser.add_argument("--version", action="version", version=f"srbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
+    for name in command_names():
         module = importlib.import_module(f"srbench.commands.{name}")
         p = module.add_parser(sub)
         p.set_defaults(_main=module.main)

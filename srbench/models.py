@@ -43,13 +43,23 @@ def get_card(name: str) -> ModelCard:
     return card
 
 
-def load_model(name: str, weights: str | os.PathLike | None = None, device: str | torch.device | None = None) -> Restorer:
-    """Build a registered model, load its verified weights, and put it in eval mode on ``device``."""
+def load_model(name: str, weights: str | os.PathLike | None = None, device: str | torch.device | None = None,
+               scale: int | None = None) -> Restorer:
+    """Build a registered model, load its verified weights, and put it in eval mode on ``device``.
+
+    ``scale`` checks (or, for models like bicubic that list ``scales``, selects) the SR factor.
+    """
     card = get_card(name)
-    restorer = card.builder()(**dict(card.arch))
+    arch = dict(card.arch)
+    if scale is not None and scale != card.scale:
+        if scale not in card.scales:
+            supported = ", ".join(f"x{s}" for s in sorted({card.scale, *card.scales}))
+            raise UserError(f"model {name!r} supports {supported}, not x{scale}; pick another --scale or model")
+        arch["scale"] = scale
+    restorer = card.builder()(**arch)
     if not isinstance(restorer, Restorer):
         raise TypeError(f"builder of model {name!r} returned {type(restorer).__name__}, not a Restorer")
-    restorer.name, restorer.scale, restorer.stochastic = card.name, card.scale, card.stochastic
+    restorer.name, restorer.scale, restorer.stochastic = card.name, arch.get("scale", card.scale), card.stochastic
     restorer.weights_sha256 = None
     if card.weights is not None or weights is not None:
         if card.weights is None:

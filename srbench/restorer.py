@@ -110,3 +110,16 @@ def chunked_restore(restorer: Restorer, y: torch.Tensor, z: Z, n: int, chunk: in
         k1 = min(n, k0 + chunk)
         outs.append(restorer.restore(repeat_seeds(y, k1 - k0), slice_z(z, k0 * b, k1 * b)))
     return torch.cat(outs, 0)
+
+
+def merge_z(zs: Sequence[Z], n: int) -> Z:
+    """Join per-image z's (each n rows) into one seed-major z for the batch (n*B rows)."""
+    first = zs[0]
+    if first is None:
+        return None
+    if isinstance(first, torch.Tensor):
+        stacked = torch.stack(list(zs), 1)  # n x B x ...
+        return stacked.reshape(n * len(zs), *stacked.shape[2:])
+    if isinstance(first, Mapping):
+        return {k: merge_z([z[k] for z in zs], n) for k in first}
+    return type(first)(merge_z([z[i] for z in zs], n) for i in range(len(first)))

@@ -57,6 +57,7 @@ class ModelCard:
     scale: int
     stochastic: bool = False
     arch: Mapping[str, Any] = field(default_factory=dict)
+    scales: tuple[int, ...] = ()  # other scales reachable by setting arch["scale"] (e.g. bicubic)
     weights: Weights | None = None
     license: str = ""
     paper: str = ""
@@ -130,12 +131,14 @@ def resolve_weights(card: ModelCard, explicit: str | os.PathLike | None = None) 
         if not path.is_file():
             raise UserError(f"weights file for {card.name!r} not found: {path}")
         return path
+    expected = w.expected_hash
     if w.bundled_in:
         path = Path(str(resources.files(w.bundled_in) / w.file))
         if path.is_file():
+            if not hash_matches(path, expected):
+                raise UserError(f"bundled weights {path} do not match the card's sha256; reinstall srbench")
             return path
     cached = cache_dir() / "weights" / w.file
-    expected = w.expected_hash
     if cached.is_file():
         if hash_matches(cached, expected):
             return cached

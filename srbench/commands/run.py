@@ -1,0 +1,86 @@
+"""`srbench run`: evaluate a suite (a YAML file, a packaged suite, or flags alone)."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from srbench.errors import UserError
+
+ATTACK_FLAGS = {"steps": int, "init": str, "target": str, "n_eot": int, "z_chunk": int}
+
+
+def add_parser(sub):
+    p = sub.add_parser("run", help="attack models on datasets and store per-image results",
+                       description="Run a benchmark suite. Without SUITE and flags, runs the offline quickstart.")
+    p.add_argument("suite", nargs="?", help="suite YAML file or packaged suite name (default: quickstart)")
+    p.add_argument("--models", help="comma-separated model names")
+    p.add_argument("--datasets", help="comma-separated dataset names (set5,set14,bsd100,demo)")
+    p.add_argument("--scale", type=int)
+    p.add_argument("--attack", help="attack name (ifgsm, none, ...)")
+    p.add_argument("--alpha", help="comma-separated L_inf budgets in units of 1/255, e.g. 1,2,4,8")
+    p.add_argument("--steps", type=int, help="attack steps (default 50)")
+    p.add_argument("--init", choices=["zero", "uniform"], help="I-FGSM start (default zero)")
+    p.add_argument("--target", choices=["hr", "clean"], help="attack target (default hr)")
+    p.add_argument("--quantize", action="store_true", default=None, help="round attacked inputs to 8 bits")
+    p.add_argument("--n-eot", type=int, dest="n_eot", help="seeds per attack step for stochastic models (default 10)")
+    p.add_argument("--z-chunk", type=int, dest="z_chunk", help="seeds per batch (bounds memory; same result)")
+    p.add_argument("--limit", type=int, help="first N images of each dataset")
+    p.add_argument("--data-root", help="folder with Set5/Set14/BSD100 (layout: SET/x4/HR/*.png)")
+    p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--batch-size", type=int, dest="batch_size")
+    p.add_argument("--weights", action="append", default=[], metavar="NAME=PATH", help="checkpoint for a model")
+    p.add_argument("--name", help="run name (default: suite name)")
+    p.add_argument("--out", help="run folder (default results/runs/<name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def suite_from_args(args: argparse.Namespace):
+    from srbench.suite import build_suite, read_suite_file
+
+    flags_given = any(getattr(args, k) is not None for k in ("models", "datasets", "attack", "alpha"))
+    if args.suite:
+        raw = read_suite_file(args.suite)
+    elif flags_given:
+        raw = {"name": (args.models or "bicubic").replace(",", "-") + f"_{args.attack or 'ifgsm'}"}
+    else:
+        raw = read_suite_file("quickstart")
+    for key in ("models", "datasets", "scale", "limit", "data_root", "device", "seed", "batch_size"):
+        if getattr(args, key) is not None:
+            raw[key] = getattr(args, key)
+    if args.alpha is not None:
+        try:
+            raw["alphas"] = [float(a) for a in args.alpha.split(",") if a.strip()]
+        except ValueError:
+            raise UserError(f"--alpha takes numbers separated by commas, got {args.alpha!r}") from None
+    attack = raw.get("attack", {"name": "ifgsm"})
+    attack = {"name": attack} if isinstance(attack, str) else dict(attack)
+    if args.attack is not None and args.attack != attack.get("name"):
+        attack = {"name": args.attack}
+    for key in ATTACK_FLAGS:
+        if getattr(args, key) is not None:
+            attack[key] = getattr(args, key)
+    if args.quantize:
+        attack["quantize"] = True
+    raw["attack"] = attack
+    weights = dict(raw.get("weights", {}))
+    for spec in args.weights:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise UserError(f"--weights takes NAME=PATH, got {spec!r}")
+        weights[name] = path
+    raw["weights"] = weights
+    if args.name:
+        raw["name"] = args.name
+    return build_suite(raw)
+
+
+def main(args):
+    from srbench.runner import run_suite
+
+    suite = suite_from_args(args)
+    out = Path(args.out) if args.out else Path("results/runs") / suite.name
+    run_dir = run_suite(suite, out, quiet=args.quiet)
+    print(f"results in {run_dir}  (next: srbench leaderboard {run_dir})")
+    return 0

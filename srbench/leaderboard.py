@@ -1,0 +1,69 @@
+"""Leaderboards: per-image rows of one or more runs, averaged with pandas."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+import pandas as pd
+
+from srbench.errors import UserError
+from srbench.store import RunStore, is_run_dir
+
+GROUP_KEYS = ["model", "dataset", "scale", "attack", "alpha"]
+METRIC_COLUMNS = ["psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "adv_output_psnr", "adv_output_psnr_fresh",
+                  "adv_input_psnr", "adv_psnr_hr", "adv_psnr_y", "diversity_std", "linf", "l2"]
+ALWAYS = ["psnr_y", "ssim_y", "psnr_rgb", "adv_output_psnr", "adv_input_psnr", "adv_psnr_hr"]
+DEFAULT_RUNS_ROOT = Path("results/runs")
+
+
+def find_runs(paths: Iterable[str | Path] = ()) -> list[Path]:
+    """The run folders named, or every run folder under results/runs."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        root = DEFAULT_RUNS_ROOT
+        paths = sorted(p for p in root.iterdir() if is_run_dir(p)) if root.is_dir() else []
+        if not paths:
+            raise UserError(f"no runs under {root}; run `srbench run` first or name run folders")
+        return paths
+    for p in paths:
+        if not is_run_dir(p):
+            raise UserError(f"{p} is not a run folder (no cells/ or manifest.json inside)")
+    return paths
+
+
+def load_rows(runs: Iterable[str | Path]) -> pd.DataFrame:
+    rows = [dict(r, run=str(run)) for run in runs for r in RunStore(run).rows()]
+    if not rows:
+        raise UserError("the runs hold no finished cells yet")
+    df = pd.DataFrame(rows)
+    for col in ALWAYS + GROUP_KEYS:
+        if col not in df:
+            df[col] = float("nan")
+    return df
+
+
+def aggregate(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean over images, one row per model x dataset x scale x attack x alpha."""
+    # one row per image and cell; if two runs share a cell, keep the newest rows
+    df = df.sort_values("time").drop_duplicates(GROUP_KEYS + ["image"], keep="last")
+    metrics = [c for c in METRIC_COLUMNS if c in df and (c in ALWAYS or df[c].notna().any())]
+    table = (df.groupby(GROUP_KEYS, dropna=False, sort=True)
+               .agg(n_images=("image", "size"), **{m: (m, "mean") for m in metrics})
+               .reset_index())
+    return table[GROUP_KEYS + ["n_images"] + metrics]
+
+
+def leaderboard(runs: Iterable[str | Path] = ()) -> pd.DataFrame:
+    return aggregate(load_rows(find_runs(runs)))
+
+
+def render(table: pd.DataFrame, fmt: str = "md") -> str:
+    if fmt == "csv":
+        return table.to_csv(index=False)
+    if fmt == "json":
+        return table.to_json(orient="records", indent=1)
+    if fmt == "latex":
+        return table.to_latex(index=False, float_format="%.3f", na_rep="")
+    if fmt == "md":
+        return table.to_markdown(index=False, floatfmt=".3f")
+    raise UserError(f"unknown format {fmt!r}; use md, csv, json or latex")

@@ -1,0 +1,83 @@
+"""The results store: one JSON file per finished cell, written atomically.
+
+    RUN_DIR/manifest.json          what produced the run (config, versions, device, weights)
+    RUN_DIR/cells/<cell_id>.json   {"cell": {...}, "rows": [per-image records]}
+
+A cell file appears only when the cell is complete (temp file + rename), so
+an interrupted run leaves finished cells intact and a re-run skips them.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(_jsonable(obj), indent=1, sort_keys=True))
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    with open(path) as fh:
+        return json.load(fh)
+
+
+class RunStore:
+    def __init__(self, run_dir: str | os.PathLike):
+        self.dir = Path(run_dir)
+        self.cells_dir = self.dir / "cells"
+
+    def cell_path(self, cell_id: str) -> Path:
+        return self.cells_dir / f"{cell_id}.json"
+
+    def is_done(self, cell_id: str) -> bool:
+        return self.cell_path(cell_id).is_file()
+
+    def write_cell(self, cell_id: str, cell: dict, rows: list[dict]) -> None:
+        write_json(self.cell_path(cell_id), {"cell": cell, "rows": rows})
+
+    def write_manifest(self, manifest: dict) -> None:
+        path = self.dir / "manifest.json"
+        history = []
+        if path.is_file():
+            old = read_json(path)
+            history = old.get("history", []) + [{k: v for k, v in old.items() if k != "history"}]
+        write_json(path, {**manifest, "history": history[-20:]})
+
+    def rows(self) -> Iterable[dict]:
+        if not self.cells_dir.is_dir():
+            return
+        for path in sorted(self.cells_dir.glob("*.json")):
+            yield from read_json(path)["rows"]
+
+
+def is_run_dir(path: str | os.PathLike) -> bool:
+    return (Path(path) / "cells").is_dir() or (Path(path) / "manifest.json").is_file()

@@ -1,0 +1,34 @@
+"""Interrupting a run and running it again completes it without recomputing finished cells."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def test_interrupted_run_resumes(tmp_path):
+    args = [sys.executable, "-m", "srbench.cli", "run", "--models", "bicubic,tiny-edsr", "--datasets", "demo",
+            "--alpha", "1,2,4,8", "--steps", "20", "--limit", "2", "--out", "run", "--quiet"]
+    proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    cells_dir = tmp_path / "run" / "cells"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(cells_dir.glob("*.json"))) < 5:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err
+    finished = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in cells_dir.glob("*.json")}
+    assert 5 <= len(finished) < 8, "the run should have been interrupted mid-way"
+    for p in cells_dir.iterdir():  # no half-written files left behind
+        json.loads(p.read_text())
+
+    again = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    cells = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in cells_dir.glob("*.json")}
+    assert len(cells) == 8
+    for name, value in finished.items():
+        assert cells[name] == value, f"{name} was recomputed"
+    third = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert third.returncode == 0
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in cells_dir.glob("*.json")} == cells
