@@ -19,6 +19,7 @@ import torch
 
 from srbench.attacks import Attack
 from srbench.data import SRPair
+from srbench.lipschitz import per_image_k
 from srbench.metrics import batch_psnr, fidelity, linf_lower_bound_psnr, perturbation_norms
 from srbench.restorer import Restorer, Z, chunked_restore, merge_z, z_to
 
@@ -117,6 +118,7 @@ class CellEvaluator:
         y_adv, record = attack(self.restorer, y, target=target, z=clean.z, on_step=on_step)
         out_adv = self._restore(y_adv, clean.z, n)
         same_seed = _mean_over_seeds(batch_psnr(clean.outputs, out_adv), n, b)
+        lip_k = per_image_k(clean.outputs, out_adv, y, y_adv)  # same seeds both sides, mean over seeds
         in_psnr = batch_psnr(y, y_adv).tolist()
         budget = getattr(attack, attack.budget_name)
         for i, p in enumerate(group):
@@ -128,6 +130,7 @@ class CellEvaluator:
                 "adv_psnr_y": sum(f["psnr_y"] for f in adv_fid) / n,
                 "adv_input_psnr_bound": linf_lower_bound_psnr(budget) if attack.budget_name == "alpha" else math.nan,
                 **perturbation_norms(y[i], y_adv[i]),
+                "lipschitz_k": lip_k[i],
                 "eps": record.get("eps"),
                 "loss_trace": record["loss_trace"][i] if "loss_trace" in record else None,
             })

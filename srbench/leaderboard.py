@@ -11,7 +11,7 @@ from srbench.store import RunStore, is_run_dir
 
 GROUP_KEYS = ["model", "dataset", "scale", "attack", "alpha"]
 METRIC_COLUMNS = ["psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "adv_output_psnr", "adv_output_psnr_fresh",
-                  "adv_input_psnr", "adv_psnr_hr", "adv_psnr_y", "diversity_std", "linf", "l2"]
+                  "adv_input_psnr", "adv_psnr_hr", "adv_psnr_y", "diversity_std", "linf", "l2", "lipschitz_k"]
 ALWAYS = ["psnr_y", "ssim_y", "psnr_rgb", "adv_output_psnr", "adv_input_psnr", "adv_psnr_hr"]
 DEFAULT_RUNS_ROOT = Path("results/runs")
 
