@@ -1,0 +1,320 @@
+"""The toy study of paper 1, end to end: data, hand-made and learned estimators, metrics, outputs.
+
+``run_toy(ToyConfig(...), out_dir)`` trains the four learned estimators with
+the shared GAN trainer (:mod:`srbench.train.gan`), evaluates every estimator
+(precision/recall with k = 5 on raw 2-D points, robustness sqrt(R~) of Eq. 7
+with the seed-averaged Adam attack), computes the Appendix C W2 curve, and
+writes the table (markdown + CSV), the figures and ``run.json``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+
+from srbench.distribution import precision_recall, w2_1d
+from srbench.errors import UserError
+from srbench.toy.data import ToyData
+from srbench.toy.estimators import sample_square, sine_estimator, zigzag_estimator, zigzag_w2
+from srbench.toy.networks import MLP, ToyGenerator, consistency
+from srbench.train.gan import GANConfig, GANTrainer
+from srbench.train.robustness import AdamL2Attack
+
+__all__ = ["ToyConfig", "LEARNED", "run_toy", "quick_config", "full_config"]
+
+# name -> (stochastic, uses the robustness term)
+LEARNED = {
+    "erratic-det": (False, False),
+    "robust-det": (False, True),
+    "erratic-stoch": (True, False),
+    "robust-stoch": (True, True),
+}
+
+# fixed offsets so that evaluation draws never depend on training draws
+_PR_SEED, _ROB_SEED, _PANEL_SEED = 1_000_003, 2_000_003, 3_000_003
+
+
+@dataclass
+class ToyConfig:
+    seed: int = 0
+    steps: int = 20_000
+    batch_size: int = 64
+    # inputs per robustness term: the first ones of the generator batch; each is attacked with
+    # n_seeds seeds for stochastic models (deterministic models use one seed, which is exact)
+    robust_batch_det: int | None = None
+    robust_batch_stoch: int | None = 4
+    n_train: int = 100_000
+    n_val: int = 10_000
+    width: int = 512
+    depth: int = 4
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+    r1_gamma: float = 10.0
+    lambda_r: float = 0.1
+    eps: float = 1e-3
+    attack_steps: int = 4
+    attack_lr: float = 1e-4
+    n_seeds: int = 50
+    k: int = 5
+    n_pr: int = 1000
+    n_robust: int = 10_000  # validation inputs for the reported sqrt(R~), deterministic estimators
+    n_robust_stoch: int = 2_000  # the same for stochastic ones (each input is attacked with n_seeds seeds)
+    val_every: int = 1000
+    ckpt_every: int = 2000
+    hand_a: tuple[float, ...] = (1.0, 50.0)
+    zigzag_f: tuple[int, ...] = (1, 2, 4, 8, 16, 32)
+    zigzag_grid: int = 40
+    estimators: tuple[str, ...] = tuple(LEARNED)
+    quick: bool = False
+    device: str = "cpu"
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def attack(self) -> AdamL2Attack:
+        return AdamL2Attack(eps=self.eps, steps=self.attack_steps, lr=self.attack_lr, n_seeds=self.n_seeds)
+
+    def gan_config(self, name: str) -> GANConfig:
+        stochastic, robust = LEARNED[name]
+        return GANConfig(
+            steps=self.steps, batch_size=self.batch_size, lr_g=self.lr, lr_d=self.lr, betas=tuple(self.betas),
+            r1_gamma=self.r1_gamma, lambda_r=self.lambda_r if robust else 0.0, robust_every=1,
+            robust_batch_size=(self.robust_batch_stoch if stochastic else self.robust_batch_det) if robust else None,
+            seed=self.seed, val_every=self.val_every, ckpt_every=self.ckpt_every, log_every=100)
+
+
+def full_config(seed: int = 0, **kw) -> ToyConfig:
+    return ToyConfig(seed=seed, **kw)
+
+
+def quick_config(seed: int = 0, **kw) -> ToyConfig:
+    """CI smoke test: the same pipeline with few steps, narrower MLPs and fewer evaluation inputs.
+
+    Asserts the output shapes and that training moved the validation metrics (precision, recall
+    or ``w2_x2``, the exact 1-D W2 between the second coordinates of outputs and data)."""
+    base = dict(seed=seed, steps=200, width=128, n_robust=1000, n_robust_stoch=500, val_every=100, ckpt_every=0,
+                zigzag_f=(1, 4, 16), zigzag_grid=20, quick=True)
+    base.update(kw)
+    return ToyConfig(**base)
+
+
+def resolve_device(device: str | None) -> str:
+    if device in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {device} asked but CUDA is not available; use --device cpu")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise UserError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
+    return device
+
+
+# -- evaluation -------------------------------------------------------------------------------
+def _pr_inputs(data: ToyData, cfg: ToyConfig):
+    n = cfg.n_pr
+    if data.val.shape[0] < 2 * n + 100:
+        raise UserError(f"n_val={data.val.shape[0]} too small for n_pr={n}; need at least {2 * n + 100}")
+    return data.val[:n], data.val[n:2 * n, :1]
+
+
+def evaluate(fn, sample_z, data: ToyData, cfg: ToyConfig, robustness: bool = True) -> dict:
+    """Precision/recall (real = n_pr validation points, fake = outputs on n_pr other validation inputs,
+    one seed per input) and sqrt(R~) on the first n_robust validation inputs."""
+    dev = data.val.device
+    real, y = _pr_inputs(data, cfg)
+    g = torch.Generator(device=dev).manual_seed(cfg.seed + _PR_SEED)
+    with torch.no_grad():
+        fake = fn(y, None if sample_z is None else sample_z(y, 1, g))
+    assert fake.shape == (y.shape[0], 2), fake.shape
+    p, r = precision_recall(real, fake, k=cfg.k)
+    out = {"precision": p, "recall": r}
+    if robustness:
+        gr = torch.Generator(device=dev).manual_seed(cfg.seed + _ROB_SEED)
+        yv = data.val[: cfg.n_robust if sample_z is None else cfg.n_robust_stoch, :1]
+        t0 = time.perf_counter()
+        out["robustness"] = cfg.attack().robustness(fn, yv, sample_z, gr, chunk=256)
+        out["robust_eval_s"] = time.perf_counter() - t0
+    return out
+
+
+def panel_data(fn, sample_z, domain: str, seed: int, dev="cpu", n_support: int = 10_000, n_samples: int = 100):
+    """Support over 10k inputs (a line for deterministic estimators, a cloud with one seed per
+    input for stochastic ones) and 100 output samples on random inputs."""
+    g = torch.Generator(device=dev).manual_seed(seed + _PANEL_SEED)
+    lo = -1.0 if domain == "disk" else 0.0
+    ys = torch.linspace(lo, 1.0, n_support, device=dev)[:, None]
+    yi = lo + (1.0 - lo) * torch.rand(n_samples, 1, generator=g, device=dev)
+    if domain == "disk":  # inputs distributed like Y = X1 of the disk
+        from srbench.toy.data import sample_disk
+        yi = sample_disk(n_samples, g, dev)[:, :1]
+    with torch.no_grad():
+        sup = fn(ys, None if sample_z is None else sample_z(ys, 1, g))
+        smp = fn(yi, None if sample_z is None else sample_z(yi, 1, g))
+    return sup.cpu().numpy(), smp.cpu().numpy()
+
+
+# -- learned estimators ---------------------------------------------------------------------------
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume: bool = False,
+                  progress: bool = True, threads: int | None = None) -> dict:
+    """Train one learned estimator and evaluate it. Deterministic given (cfg, device, threads)."""
+    if threads:
+        torch.set_num_threads(threads)
+    t_start = time.perf_counter()
+    dev = cfg.device
+    data = ToyData.make(cfg.seed, cfg.n_train, cfg.n_val, device=dev)
+    stochastic, _ = LEARNED[name]
+    torch.manual_seed(cfg.seed)  # the same initialisation for the erratic/robust pair
+    G = ToyGenerator(stochastic, cfg.width, cfg.depth)
+    D = MLP(2, 1, cfg.width, cfg.depth)
+    sample_z = G.sample_z if stochastic else None
+    real, y_pr = _pr_inputs(data, cfg)
+
+    def validate(trainer: GANTrainer, step: int) -> dict:
+        g = torch.Generator(device=dev).manual_seed(cfg.seed + _PR_SEED)
+        with torch.no_grad():
+            fake = trainer.estimator(y_pr, None if sample_z is None else sample_z(y_pr, 1, g))
+        p, r = precision_recall(real, fake, k=cfg.k)
+        w = w2_1d(real[:, 1].cpu(), fake[:, 1].cpu())
+        _log(f"[toy {name}] step {step}/{cfg.steps} precision {p:.3f} recall {r:.3f} W2(x2) {w:.4f} "
+             f"({time.perf_counter() - t_start:.0f}s)")
+        return {"precision": p, "recall": r, "w2_x2": w}
+
+    gcfg = cfg.gan_config(name)
+    ckpt = os.path.join(ckpt_dir, f"{name}.pt") if ckpt_dir else None
+    trainer = GANTrainer(G, D, data.sampler(), gcfg, sample_z=sample_z, consistency=consistency,
+                         robustness=cfg.attack().penalty, validate=validate, checkpoint=ckpt,
+                         device=dev, progress=progress, description=f"toy {name}")
+    resumed = False
+    if resume:
+        try:
+            resumed = trainer.maybe_resume()
+        except ValueError as exc:
+            raise UserError(f"{exc}; delete it or run without --resume") from None
+    if trainer.step == 0:
+        trainer.run_validation()  # metrics of the untrained estimator (step 0)
+    trainer.train()
+    train_s = trainer.wall_s
+    G.eval()
+    res = evaluate(trainer.estimator, sample_z, data, cfg)
+    sup, smp = panel_data(trainer.estimator, sample_z, "disk", cfg.seed, dev)
+    return {
+        "name": name, "family": "learned", "stochastic": stochastic, "lambda_r": gcfg.lambda_r,
+        "steps": trainer.step, **res, "train_s": train_s, "resumed": resumed,
+        "history": trainer.history, "support": sup, "samples": smp,
+    }
+
+
+def _train_worker(args) -> dict:
+    name, cfg_dict, ckpt_dir, resume, threads = args
+    cfg_dict = dict(cfg_dict)
+    for key in ("betas", "hand_a", "zigzag_f", "estimators"):
+        cfg_dict[key] = tuple(cfg_dict[key])
+    return train_learned(name, ToyConfig(**cfg_dict), ckpt_dir, resume, progress=False, threads=threads)
+
+
+# -- the whole study ---------------------------------------------------------------------------
+def hand_made_results(cfg: ToyConfig, data: ToyData) -> list[dict]:
+    rows = []
+    for a in cfg.hand_a:
+        est = sine_estimator(a)
+        res = evaluate(est, None, data, cfg)
+        sup, smp = panel_data(est, None, "disk", cfg.seed)
+        rows.append({"name": est.name, "family": "hand-made", "stochastic": False, "lambda_r": None,
+                     "steps": None, **res, "support": sup, "samples": smp})
+    return rows
+
+
+def zigzag_results(cfg: ToyConfig) -> tuple[list[dict], list[dict]]:
+    """W2 curve over cfg.zigzag_f, plus precision/recall/robustness rows for the zigzag estimators."""
+    w2 = [zigzag_w2(f, cfg.zigzag_grid) for f in cfg.zigzag_f]
+    g = torch.Generator().manual_seed(cfg.seed + _PR_SEED)
+    real = sample_square(cfg.n_pr, g)
+    yv = sample_square(max(cfg.n_pr, cfg.n_robust), g)
+    rows = []
+    for f in cfg.zigzag_f:
+        est = zigzag_estimator(f)
+        with torch.no_grad():
+            fake = est(yv[: cfg.n_pr, :1])
+        p, r = precision_recall(real, fake, k=cfg.k)
+        gr = torch.Generator().manual_seed(cfg.seed + _ROB_SEED)
+        rob = cfg.attack().robustness(est, yv[: cfg.n_robust, :1], None, gr)
+        sup, smp = panel_data(est, None, "square", cfg.seed)
+        rows.append({"name": est.name, "family": "zigzag (App. C)", "stochastic": False, "lambda_r": None,
+                     "steps": None, "precision": p, "recall": r, "robustness": rob,
+                     "support": sup, "samples": smp})
+    return w2, rows
+
+
+def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None = None, resume: bool = False,
+            jobs: int = 1, threads: int | None = None, progress: bool = True, command: str | None = None) -> dict:
+    """Run the study and write table.md/.csv, figures, histories and run.json into out_dir."""
+    from srbench.toy import figures, table
+
+    unknown = [e for e in cfg.estimators if e not in LEARNED]
+    if unknown:
+        raise UserError(f"unknown toy estimator(s) {unknown}; choose from {list(LEARNED)}")
+    if cfg.steps < 1:
+        raise UserError(f"--steps must be >= 1, got {cfg.steps}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    data = ToyData.make(cfg.seed, cfg.n_train, cfg.n_val, device=cfg.device)
+
+    if jobs > 1 and len(cfg.estimators) > 1:
+        args = [(n, cfg.to_dict(), ckpt_dir, resume, threads or 1) for n in cfg.estimators]
+        with ProcessPoolExecutor(max_workers=min(jobs, len(args)), mp_context=get_context("spawn")) as ex:
+            learned = list(ex.map(_train_worker, args))
+    else:
+        learned = [train_learned(n, cfg, ckpt_dir, resume, progress, threads) for n in cfg.estimators]
+
+    if cfg.quick:  # smoke assertions: shapes and that training moved the metrics
+        for r in learned:
+            assert r["support"].shape == (10_000, 2) and r["samples"].shape == (100, 2)
+            vals = [h for h in r["history"] if h.get("val")]
+            first, last = vals[0], vals[-1]
+            if max(abs(first[k] - last[k]) for k in ("precision", "recall", "w2_x2")) < 1e-6:
+                raise RuntimeError(f"quick check failed: training did not move the metrics of {r['name']}")
+
+    hand = hand_made_results(cfg, data)
+    w2, zig = zigzag_results(cfg)
+    rows = hand + learned + zig
+    wall = time.perf_counter() - t0
+
+    table.write_tables(rows, out)
+    table.write_w2(w2, out)
+    table.write_histories(learned, out)
+    figures.plot_panels(hand + learned, out / "panels.png", individual_dir=out)
+    figures.plot_panels(zig, out / "zigzag_panels.png", domain="square")
+    figures.plot_w2(w2, out / "zigzag_w2.png")
+    figures.plot_training(learned, out / "training.png")
+    meta = {
+        "command": command, "seed": cfg.seed, "wall_s": wall, "jobs": jobs,
+        "threads": threads or torch.get_num_threads(), "torch": torch.__version__, "device": cfg.device,
+        "config": cfg.to_dict(),
+        "train_s": {r["name"]: r["train_s"] for r in learned},
+        "robust_eval_s": {r["name"]: r.get("robust_eval_s") for r in rows},
+    }
+    (out / "run.json").write_text(json.dumps(meta, indent=2))
+    return {"rows": rows, "w2": w2, "wall_s": wall, "out": str(out), "meta": meta}
+
+
+def table_rows(result: dict) -> list[dict]:
+    from srbench.toy.table import summary_rows
+    return summary_rows(result["rows"])
+
+
+def fmt_seconds(s: float) -> str:
+    m, sec = divmod(int(round(s)), 60)
+    return f"{m} min {sec} s" if m else f"{s:.1f} s"
+

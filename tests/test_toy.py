@@ -1,0 +1,132 @@
+import argparse
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from srbench.errors import UserError
+from srbench.toy import LEARNED, quick_config, run_toy
+from srbench.toy.data import ToyData, sample_disk
+from srbench.toy.estimators import sine_estimator, zigzag, zigzag_w2
+from srbench.toy.experiment import evaluate, full_config
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    # tiny tensors: extra threads only add synchronisation cost on a shared 2-core machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return ToyData.make(0)  # the study's 100k / 10k sets
+
+
+def test_data_seeded_disk(data):
+    assert data.train.shape == (100_000, 2) and data.val.shape == (10_000, 2)
+    assert float(data.train.norm(dim=1).max()) <= 1.0 + 1e-6
+    again = ToyData.make(0)
+    assert torch.equal(again.train, data.train) and torch.equal(again.val, data.val)
+    assert not torch.equal(ToyData.make(1).val, data.val)
+    x, y = data.sampler()(32, torch.Generator().manual_seed(0))
+    assert x.shape == (32, 2) and torch.equal(y, x[:, :1])
+    # uniform on the disk: P(|X| < 1/2) = 1/4, E X = 0
+    r = sample_disk(200_000, torch.Generator().manual_seed(3)).norm(dim=1)
+    assert float((r < 0.5).float().mean()) == pytest.approx(0.25, abs=0.005)
+
+
+def test_hand_made_estimators_acceptance(data):
+    cfg = full_config(0)
+    erratic = evaluate(sine_estimator(50), None, data, cfg, robustness=False)
+    robust = evaluate(sine_estimator(1), None, data, cfg, robustness=False)
+    assert erratic["precision"] > 0.9 and erratic["recall"] > 0.9
+    assert robust["precision"] > 0.9 and robust["recall"] < 0.1
+    y = data.val[:10, :1]
+    out = sine_estimator(50)(y)
+    assert torch.equal(out[:, :1], y)  # consistent: the first coordinate is the input
+
+
+def test_hand_made_robustness_ordering(data):
+    cfg = full_config(0, n_robust=500)
+    r1 = evaluate(sine_estimator(1), None, data, cfg)["robustness"]
+    r50 = evaluate(sine_estimator(50), None, data, cfg)["robustness"]
+    # sqrt(R~) ~ eps * sqrt(1 + E g'(Y)^2): about 1e-3 for a = 1, tens of times more for a = 50
+    assert r1 < 2e-3 < 10 * r1 < r50
+
+
+def test_zigzag_w2_falls_with_f():
+    assert float(zigzag(torch.tensor([0.0, 0.25, 0.5, 1.0]), 1)[2]) == pytest.approx(1.0)
+    rows = [zigzag_w2(f, grid=30) for f in (1, 2, 4, 8)]
+    w = [r["w2"] for r in rows]
+    assert w[0] > w[1] > w[2] > w[3]
+    assert rows[0]["lower"] > rows[3]["upper_est"]  # the decrease is beyond the quantisation error
+    for r in rows:  # consistent with the analytic coupling bound 1/(2 f sqrt 6)
+        assert r["lower"] <= r["upper"] + 1e-12
+    assert w[0] == pytest.approx(1 / (2 * math.sqrt(6)), rel=0.15)
+
+
+def _tiny(seed=0, **kw):
+    base = dict(steps=40, width=16, depth=2, batch_size=16, n_seeds=5, n_robust=100, n_robust_stoch=50,
+                val_every=20, zigzag_f=(1, 2), zigzag_grid=8, n_val=1000, n_train=2000, n_pr=300)
+    base.update(kw)
+    return quick_config(seed, **base)
+
+
+def test_run_toy_outputs_and_same_seed_same_numbers(tmp_path):
+    a = run_toy(_tiny(0), tmp_path / "a", ckpt_dir=str(tmp_path / "ck_a"), progress=False)
+    b = run_toy(_tiny(0), tmp_path / "b", ckpt_dir=str(tmp_path / "ck_b"), progress=False)
+    ta, tb = (tmp_path / "a" / "table.csv").read_text(), (tmp_path / "b" / "table.csv").read_text()
+    assert ta == tb
+    assert (tmp_path / "a" / "table.md").read_text() == (tmp_path / "b" / "table.md").read_text()
+    for f in ("panels.png", "zigzag_panels.png", "zigzag_w2.png", "training.png", "run.json", "zigzag_w2.csv",
+              "panel_robust-stoch.png", "history_erratic-det.csv"):
+        assert (tmp_path / "a" / f).exists(), f
+    names = [r["name"] for r in a["rows"]]
+    assert set(LEARNED) <= set(names) and "hand-erratic-a50" in names
+    for r in a["rows"]:
+        assert 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and math.isfinite(r["robustness"])
+    c = run_toy(_tiny(1, estimators=("erratic-stoch",)), tmp_path / "c", ckpt_dir=str(tmp_path / "ck_c"),
+                progress=False)
+    assert (tmp_path / "c" / "table.csv").read_text() != ta
+
+
+def test_bad_input_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="unknown toy estimator"):
+        run_toy(_tiny(estimators=("nope",)), tmp_path, progress=False)
+    from srbench.commands import toy
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers()
+    assert isinstance(toy.add_parser(sub), argparse.ArgumentParser)
+    with pytest.raises(UserError, match="--steps"):
+        toy.main(p.parse_args(["toy", "--quick", "--steps", "0"]))
+    with pytest.raises(UserError, match="device"):
+        toy.main(p.parse_args(["toy", "--quick", "--device", "tpu"]))
+
+
+def _cli(args):
+    from srbench.commands import toy
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers()
+    toy.add_parser(sub)
+    return toy.main(p.parse_args(["toy", *args]))
+
+
+def test_cli_quick_short(tmp_path, capsys):
+    assert _cli(["--quick", "--seed", "0", "--steps", "20", "--estimators", "robust-stoch",
+                 "--out", str(tmp_path)]) == 0
+    assert "robust-stoch" in capsys.readouterr().out
+    assert (tmp_path / "table.md").exists()
+
+
+@pytest.mark.slow
+def test_cli_quick_twice_identical_tables(tmp_path):
+    """Acceptance 3: two runs of `srbench toy --quick --seed 0` give identical tables."""
+    for name in ("a", "b"):
+        assert _cli(["--quick", "--seed", "0", "--out", str(tmp_path / name)]) == 0
+    for f in ("table.csv", "table.md", "zigzag_w2.csv"):
+        assert (tmp_path / "a" / f).read_text() == (tmp_path / "b" / f).read_text()
+    assert Path(tmp_path / "a" / "panels.png").exists()
