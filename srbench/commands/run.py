@@ -6,7 +6,8 @@ from pathlib import Path
 
 from srbench.errors import UserError
 
-ATTACK_FLAGS = {"steps": int, "init": str, "target": str, "n_eot": int, "z_chunk": int}
+ATTACK_FLAGS = {"steps": int, "init": str, "target": str, "n_eot": int, "z_chunk": int,
+                "target_input_psnr": float}
 
 
 def add_parser(sub):
@@ -18,6 +19,11 @@ def add_parser(sub):
     p.add_argument("--scale", type=int)
     p.add_argument("--attack", help="attack name (ifgsm, none, ...)")
     p.add_argument("--alpha", help="comma-separated L_inf budgets in units of 1/255, e.g. 1,2,4,8")
+    p.add_argument("--eps", help="comma-separated L2 budgets (adam-l2; images in [0,1]), e.g. 0.5,1; "
+                   "same list as --alpha: the budgets of whatever attack is chosen")
+    p.add_argument("--target-input-psnr", type=float, dest="target_input_psnr",
+                   help="adam-l2: derive eps per image from this adversarial-input PSNR in dB "
+                        "(eps = sqrt(n 10^(-PSNR/10)), n input values)")
     p.add_argument("--steps", type=int, help="attack steps (default 50)")
     p.add_argument("--init", choices=["zero", "uniform"], help="I-FGSM start (default zero)")
     p.add_argument("--target", choices=["hr", "clean"], help="attack target (default hr)")
@@ -33,20 +39,32 @@ def add_parser(sub):
     p.add_argument("--name", help="run name (default: suite name)")
     p.add_argument("--out", help="run folder (default results/runs/<name>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    g = p.add_argument_group("execution and speed (see docs/performance.md)")
+    g.add_argument("--executor", choices=["local", "ray"], default="local",
+                   help="local: this process; ray: one Ray task per cell x image chunk (pip install 'srbench[ray]')")
+    g.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    g.add_argument("--shard", metavar="I/N", help="run only shard I of N (0 <= I < N) of the cells, e.g. for a "
+                   "SLURM array; the leaderboard merges the shards")
+    g.add_argument("--channels-last", action="store_true", default=None, dest="channels_last",
+                   help="NHWC memory format for the model")
+    g.add_argument("--amp", choices=["bf16", "none"], help="autocast the model in bfloat16 (GPU; inexact)")
+    g.add_argument("--tf32", action="store_true", default=None, help="TF32 matmuls/convolutions (Ampere+ GPUs)")
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     return p
 
 
 def suite_from_args(args: argparse.Namespace):
     from srbench.suite import build_suite, read_suite_file
 
-    flags_given = any(getattr(args, k) is not None for k in ("models", "datasets", "attack", "alpha"))
+    flags_given = any(getattr(args, k) is not None for k in ("models", "datasets", "attack", "alpha", "eps"))
     if args.suite:
         raw = read_suite_file(args.suite)
     elif flags_given:
         raw = {"name": (args.models or "bicubic").replace(",", "-") + f"_{args.attack or 'ifgsm'}"}
     else:
         raw = read_suite_file("quickstart")
-    for key in ("models", "datasets", "scale", "limit", "data_root", "device", "seed", "batch_size"):
+    for key in ("models", "datasets", "scale", "limit", "data_root", "device", "seed", "batch_size",
+                "channels_last", "amp", "tf32", "compile"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
     if args.alpha is not None:
@@ -54,6 +72,15 @@ def suite_from_args(args: argparse.Namespace):
             raw["alphas"] = [float(a) for a in args.alpha.split(",") if a.strip()]
         except ValueError:
             raise UserError(f"--alpha takes numbers separated by commas, got {args.alpha!r}") from None
+    if args.eps is not None:
+        if args.alpha is not None:
+            raise UserError("--eps and --alpha both set the budget list; give one")
+        try:
+            raw["alphas"] = [float(a) for a in args.eps.split(",") if a.strip()]
+        except ValueError:
+            raise UserError(f"--eps takes numbers separated by commas, got {args.eps!r}") from None
+    elif args.target_input_psnr is not None and args.alpha is None:
+        raw["alphas"] = [0.0]  # eps is derived from the target AI-PSNR; the cell budget is a placeholder
     attack = raw.get("attack", {"name": "ifgsm"})
     attack = {"name": attack} if isinstance(attack, str) else dict(attack)
     if args.attack is not None and args.attack != attack.get("name"):
@@ -79,8 +106,14 @@ def suite_from_args(args: argparse.Namespace):
 def main(args):
     from srbench.runner import run_suite
 
+    from srbench.executors import parse_shard
+
+    shard = parse_shard(args.shard)
     suite = suite_from_args(args)
     out = Path(args.out) if args.out else Path("results/runs") / suite.name
-    run_dir = run_suite(suite, out, quiet=args.quiet)
+    options = {"address": args.address} if args.executor == "ray" else {}
+    if args.address and args.executor != "ray":
+        raise UserError("--address is for --executor ray")
+    run_dir = run_suite(suite, out, quiet=args.quiet, executor=args.executor, shard=shard, **options)
     print(f"results in {run_dir}  (next: srbench leaderboard {run_dir})")
     return 0
