@@ -37,6 +37,9 @@ def list_models(pattern: str | None = None) -> list[str]:
 
 
 def get_card(name: str) -> ModelCard:
+    if name.startswith(("file:", "hf:")):  # any checkpoint spandrel recognises (srbench/external.py)
+        from srbench.external import external_card
+        return external_card(name)
     card = MODELS.get(name)
     if not isinstance(card, ModelCard):
         raise TypeError(f"entry {name!r} of srbench.models is a {type(card).__name__}, expected a ModelCard")
@@ -48,7 +51,13 @@ def load_model(name: str, weights: str | os.PathLike | None = None, device: str 
     """Build a registered model, load its verified weights, and put it in eval mode on ``device``.
 
     ``scale`` checks (or, for models like bicubic that list ``scales``, selects) the SR factor.
+    ``name`` (or ``weights``) may be a ``file:PATH`` / ``hf:ORG/REPO/FILE`` spec loaded through spandrel.
     """
+    from srbench.external import is_spec, load_external
+
+    if is_spec(name) or is_spec(weights):
+        return load_external(str(weights) if is_spec(weights) else name, name=name if is_spec(weights) else None,
+                             device=device, scale=scale)
     card = get_card(name)
     arch = dict(card.arch)
     if scale is not None and scale != card.scale:

@@ -65,8 +65,13 @@ def suite_problems(raw: dict[str, Any]) -> list[str]:
     problems = []
     for key in sorted(set(raw) - SUITE_KEYS):
         problems.append(f"unknown key {key!r} (allowed: {', '.join(sorted(SUITE_KEYS))})")
+    weights = raw.get("weights") or {}
     for model in _as_list(raw.get("models", [])):
-        if not _is_model_spec(model) and model not in MODELS:
+        if _is_model_spec(model) or (isinstance(weights, dict) and _is_model_spec(weights.get(model))):
+            from srbench.external import spec_problems
+
+            problems.extend(spec_problems(model if _is_model_spec(model) else weights[model]))
+        elif model not in MODELS:
             problems.append(MODELS.unknown_message(model))
     for ds in _as_list(raw.get("datasets", [])):
         if ds not in DATASETS:
@@ -114,7 +119,9 @@ def build_suite(raw: dict[str, Any]) -> Suite:
     problems = suite_problems(raw)
     if problems:
         raise UserError("invalid suite: " + "; ".join(problems))
-    raw = dict(raw)
+    from srbench.external import normalize_models
+
+    raw = normalize_models(dict(raw))  # file:/hf: specs -> names after the file (srbench/external.py)
     for key in ("models", "datasets", "alphas"):
         if key in raw:
             raw[key] = _as_list(raw[key])
