@@ -27,6 +27,7 @@ def save_figure(fig, output: str | Path) -> None:
 def fig7(table: pd.DataFrame, output: str | Path) -> Path:
     """Two rows of panels (output PSNR, input PSNR), one column per dataset, one line per model."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -46,6 +47,9 @@ def fig7(table: pd.DataFrame, output: str | Path) -> Path:
         for i, ylabel in enumerate(["adversarial output PSNR (dB)", "adversarial input PSNR (dB)"]):
             ax = axes[i, j]
             ax.set_xscale("log", base=2)
+            ax.set_xticks(sorted(sub["alpha"].unique()))
+            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             ax.set_xlabel("alpha (1/255)")
             ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)

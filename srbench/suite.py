@@ -18,7 +18,8 @@ import yaml
 from srbench.errors import UserError
 
 SUITE_KEYS = {"name", "description", "models", "datasets", "scale", "attack", "alphas", "limit",
-              "data_root", "device", "seed", "batch_size", "weights", "diversity_samples"}
+              "data_root", "device", "seed", "batch_size", "weights", "diversity_samples",
+              "channels_last", "amp", "tf32", "compile"}  # the last four: speed options (srbench/speed.py)
 
 
 @dataclasses.dataclass
@@ -36,6 +37,10 @@ class Suite:
     batch_size: int = 8
     weights: dict[str, str] = dataclasses.field(default_factory=dict)
     diversity_samples: int = 32
+    channels_last: bool = False  # speed options, recorded in the manifest and every row (srbench/speed.py)
+    amp: str | None = None
+    tf32: bool = False
+    compile: bool = False
     description: str = ""
 
     @property
@@ -98,6 +103,11 @@ def suite_problems(raw: dict[str, Any]) -> list[str]:
         value = raw.get(key)
         if value is not None and (not isinstance(value, int) or value < 1):
             problems.append(f"{key} must be a positive integer, got {value!r}")
+    for key in ("channels_last", "tf32", "compile"):
+        if not isinstance(raw.get(key, False), bool):
+            problems.append(f"{key} must be true or false, got {raw.get(key)!r}")
+    if raw.get("amp") not in (None, "none", "bf16"):
+        problems.append(f"amp must be bf16 or none, got {raw.get('amp')!r}")
     if raw.get("device", "auto") not in ("auto", "cpu", "cuda") and not str(raw.get("device")).startswith("cuda:"):
         problems.append(f"device must be auto, cpu, cuda or cuda:N, got {raw.get('device')!r}")
     return problems
@@ -131,14 +141,25 @@ def build_suite(raw: dict[str, Any]) -> Suite:
     return Suite(**raw)
 
 
+def suites_dir():
+    """The packaged suites: ``benchmarks/`` ships as ``srbench.suites`` (see setup.py).
+
+    An editable install imports srbench from the source tree, where the suites
+    are the sibling folder ``benchmarks/``.
+    """
+    source_tree = Path(__file__).resolve().parents[1] / "benchmarks"
+    if source_tree.is_dir():
+        return source_tree
+    return resources.files("srbench.suites")
+
+
 def read_suite_file(spec: str) -> dict[str, Any]:
     """Read a suite by path, or by the name of a packaged suite (``quickstart``, ``fig7``...)."""
     path = Path(spec)
     if not path.is_file():
-        packaged = resources.files("srbench.suites") / f"{spec.removesuffix('.yaml')}.yaml"
+        packaged = suites_dir() / f"{spec.removesuffix('.yaml')}.yaml"
         if not packaged.is_file():
-            names = sorted(p.name.removesuffix(".yaml") for p in resources.files("srbench.suites").iterdir()
-                           if p.name.endswith(".yaml"))
+            names = sorted(p.name.removesuffix(".yaml") for p in suites_dir().iterdir() if p.name.endswith(".yaml"))
             raise UserError(f"suite {spec!r} is neither a file nor a packaged suite ({', '.join(names)})")
         text = packaged.read_text()
     else:

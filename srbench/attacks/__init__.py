@@ -7,7 +7,7 @@ registry (entry points), like models.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import torch
 
@@ -27,7 +27,7 @@ class Attack:
     """
 
     name = "attack"
-    budget_name: str | None = None
+    budget_name: ClassVar[str | None] = None
 
     def __call__(self, restorer: Restorer, y: torch.Tensor, target: torch.Tensor | None = None,
                  z: Z = None, on_step: Callable[[int], None] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
