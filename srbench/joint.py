@@ -24,8 +24,9 @@ patch size.
 
 Extractors: any callable ``features(images: Tensor[B,3,H,W]) -> Tensor[B,D]``,
 or a name from :data:`EXTRACTORS`: ``random-conv`` (default; a fixed,
-seeded random-weight conv net with mean and std pooling: offline, no
-download, sensitive to local texture statistics) and ``pixels`` (4 x 4
+seeded random-weight conv net on the image and its high-pass residual, with
+std pooling at three scales: offline, no download, sensitive to blur, noise
+and texture; :class:`RandomConvFeatures`) and ``pixels`` (4 x 4
 average-pooled pixels).
 """
 from __future__ import annotations
@@ -47,12 +48,22 @@ __all__ = ["EXTRACTORS", "get_extractor", "RandomConvFeatures", "pixel_features"
 
 
 class RandomConvFeatures(nn.Module):
-    """A fixed random-weight conv net (seeded): 3 conv+ReLU stages, mean and std pooled -> 2*width dims."""
+    """A fixed random-weight conv net (seeded, He-scaled weights, zero biases).
 
-    def __init__(self, width: int = 24, seed: int = 0):
+    Input: the image (normalised) and its 3 x 3 high-pass residual (x8), 6
+    channels; three conv3x3 + ReLU stages (16, 32, ``width`` channels) with
+    2 x 2 average pooling between them. Features: the std over positions of
+    every stage (texture energy at three scales) and the mean of the last
+    stage: 16 + 32 + 2 * width dims (96 by default). The high-pass branch
+    makes it sensitive to blur, noise and GAN texture, which mean-pooled
+    random features alone barely see.
+    """
+
+    def __init__(self, width: int = 24, seed: int = 0, highpass_gain: float = 8.0):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
-        chans = [3, 16, 32, width]
+        chans = [6, 16, 32, width]
+        self.highpass_gain = highpass_gain
         self.convs = nn.ModuleList()
         for cin, cout in zip(chans[:-1], chans[1:]):
             conv = nn.Conv2d(cin, cout, 3, padding=1)
@@ -65,13 +76,16 @@ class RandomConvFeatures(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        h = (images.float() - 0.45) / 0.25
+        x = images.float()
+        local_mean = nn.functional.avg_pool2d(nn.functional.pad(x, (1, 1, 1, 1), mode="replicate"), 3, 1)
+        h = torch.cat([(x - 0.45) / 0.25, (x - local_mean) * self.highpass_gain], 1)
+        feats = []
         for i, conv in enumerate(self.convs):
             h = torch.relu(conv(h))
+            feats.append(h.flatten(2).std(2))
             if i < len(self.convs) - 1:
                 h = nn.functional.avg_pool2d(h, 2)
-        flat = h.flatten(2)
-        return torch.cat([flat.mean(2), flat.std(2)], 1)
+        return torch.cat([h.flatten(2).mean(2)] + feats, 1)
 
 
 def pixel_features(images: torch.Tensor) -> torch.Tensor:
