@@ -1,0 +1,439 @@
+"""Executors: where the cells of a run are evaluated.
+
+Both executors call the same function, :func:`execute_unit`, on *work units*:
+some cells of one model x dataset over a contiguous run of that dataset's
+image batches. What differs is where and how the units run:
+
+- :class:`LocalExecutor` runs, in this process, one unit per model x dataset
+  with every image (the model is loaded once per model, clean outputs are
+  computed once per image and reused by every budget) and writes each cell as
+  soon as it is finished.
+- :class:`RayExecutor` makes one Ray task per cell x image chunk (a chunk is
+  ``images_per_task`` images, rounded up to whole batches), so one slow model
+  is spread over the cluster instead of serializing the run. Each task asks
+  for ``cpus_per_task`` CPUs and ``gpus_per_task`` GPUs. Results come back to
+  the driver, which writes each chunk atomically under ``RUN_DIR/parts/`` and
+  joins a cell's chunks into its cell file once all are there: a driver that
+  crashes loses at most the chunks in flight, and running the command again
+  resumes. A task that fails (an exception, a dead worker) is recorded under
+  ``RUN_DIR/errors/`` and retried up to ``max_retries`` times; a unit that
+  still fails is reported at the end and its cell stays pending.
+
+Sharding (``--shard i/n``) is a deterministic split of the cells that needs
+neither Ray nor a shared scheduler: shard i takes cells i, i+n, i+2n, ... of
+the suite's cell list; the leaderboard merges the shards' run folders (or the
+one folder they share).
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import shutil
+import time
+import traceback
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+
+from srbench.errors import UserError
+from srbench.evaluate import CellEvaluator, batches
+from srbench.speed import SpeedOptions, apply_speed
+from srbench.store import RunStore, read_json, write_json
+from srbench.suite import Cell, Suite
+
+# ----------------------------------------------------------------------------- sharding
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"i/n"`` -> (i, n) with 0 <= i < n; a one-line UserError otherwise."""
+    if text is None:
+        return None
+    i, sep, n = str(text).partition("/")
+    try:
+        i_, n_ = int(i), int(n)
+    except ValueError:
+        i_ = n_ = -1
+    if not sep or n_ < 1 or not 0 <= i_ < n_:
+        raise UserError(f"--shard takes I/N with 0 <= I < N (e.g. 0/4 for the first of four shards), got {text!r}")
+    return i_, n_
+
+
+def shard_cells(all_cells: Sequence[Cell], shard: tuple[int, int] | None) -> list[Cell]:
+    """Cells i, i+n, i+2n, ... of the suite's cell list (all of them without a shard)."""
+    if shard is None:
+        return list(all_cells)
+    i, n = shard
+    return [c for k, c in enumerate(all_cells) if k % n == i]
+
+
+# ----------------------------------------------------------------------------- work units
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkUnit:
+    """Cells of one model x dataset, evaluated on batches [start, stop) of the dataset (None: all)."""
+
+    model: str
+    dataset: str
+    cells: tuple[Cell, ...]
+    start: int = 0
+    stop: int | None = None
+    chunk: int = 0
+    n_chunks: int = 1
+
+    @property
+    def unit_id(self) -> str:
+        head = self.cells[0].cell_id if len(self.cells) == 1 else f"{self.model}__{self.dataset}__{len(self.cells)}cells"
+        return f"{head}__chunk{self.chunk}of{self.n_chunks}"
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+class NullProgress:
+    """The progress interface execute_unit uses; silent."""
+
+    def task(self, description: str, total: int):
+        return None
+
+    def update(self, task, **kwargs):
+        pass
+
+    def log(self, message: str):
+        pass
+
+
+class Worker:
+    """Per-process state reused across units: the last model loaded and its evaluators."""
+
+    def __init__(self):
+        self.key: tuple | None = None
+        self.restorer = None
+        self.evaluators: dict[tuple, CellEvaluator] = {}
+        self.datasets: dict[tuple, list] = {}
+
+    def model(self, suite: Suite, name: str, device: torch.device, speed: SpeedOptions):
+        from srbench.models import load_model
+
+        key = (name, suite.weights.get(name), str(device), suite.scale, speed)
+        if key != self.key:
+            self.restorer = self.evaluators = None
+            restorer = load_model(name, weights=suite.weights.get(name), device=device, scale=suite.scale)
+            self.restorer, self.key, self.evaluators = apply_speed(restorer, speed), key, {}
+        return self.restorer
+
+    def pairs(self, suite: Suite, dataset: str) -> list:
+        from srbench.data import load_dataset
+
+        key = (dataset, suite.scale, suite.data_root, suite.limit)
+        if key not in self.datasets:
+            self.datasets = {key: load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)}
+        return self.datasets[key]
+
+    def evaluator(self, suite: Suite, dataset: str, cell: Cell, attack) -> CellEvaluator:
+        key = (dataset, cell.seed, getattr(attack, "n_eot", 10), getattr(attack, "z_chunk", None))
+        if key not in self.evaluators:
+            self.evaluators = {key: CellEvaluator(self.restorer, suite.scale, seed=cell.seed,
+                                                  n_seeds=getattr(attack, "n_eot", 10),
+                                                  z_chunk=getattr(attack, "z_chunk", None),
+                                                  diversity_samples=suite.diversity_samples)}
+        return self.evaluators[key]
+
+
+def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, progress: Any = None,
+                 env: dict | None = None, on_cell: Callable[[Cell, list[dict]], None] | None = None
+                 ) -> dict[str, list[dict]]:
+    """Evaluate the cells of ``unit``; return {cell_id: rows}. ``on_cell`` is called as each cell finishes."""
+    from srbench.models import resolve_device
+    from srbench.runner import environment
+
+    worker = worker or Worker()
+    progress = progress or NullProgress()
+    device = resolve_device(suite.device)
+    env = env or environment(device)
+    speed = SpeedOptions.from_suite(suite)
+    restorer = worker.model(suite, unit.model, device, speed)
+    groups = batches(worker.pairs(suite, unit.dataset), suite.batch_size)[unit.start:unit.stop]
+    out = {}
+    for c in unit.cells:
+        attack = c.make_attack()
+        evaluator = worker.evaluator(suite, unit.dataset, c, attack)
+        rows = run_cell(c, attack, evaluator, groups, device, progress, env,
+                        getattr(restorer, "weights_sha256", None), speed)
+        out[c.cell_id] = rows
+        if on_cell is not None:
+            on_cell(c, rows)
+    return out
+
+
+def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], device: torch.device, progress: Any,
+             env: dict, weights_sha256: str | None, speed: SpeedOptions | None = None) -> list[dict]:
+    """Per-image rows of one cell over the given batches of images."""
+    label = f"{c.model} / {c.dataset} x{c.scale} / {c.attack}" + ("" if c.budget is None else f" {c.budget:g}")
+    image_task = progress.task(f"  images: {label}", sum(len(g) for g in groups))
+    steps = getattr(attack, "steps", 0) if c.budget is not None else 0
+    step_task = progress.task("  attack steps", steps) if steps else None
+    speed_record = (speed or SpeedOptions()).record()
+    rows = []
+    for group in groups:
+        t0 = time.perf_counter()
+        progress.update(step_task, completed=0)
+        on_step = (lambda t: progress.update(step_task, completed=t)) if step_task is not None else None
+        with torch.no_grad() if c.budget is None else nullcontext():
+            group_rows = evaluator.evaluate(group, attack, device, on_step=on_step)
+        elapsed = (time.perf_counter() - t0) / len(group)
+        for row in group_rows:
+            row.update({
+                "model": c.model, "weights_sha256": weights_sha256, "dataset": c.dataset, "scale": c.scale,
+                "attack": c.attack, "alpha": c.budget if attack.budget_name == "alpha" else None,
+                "budget": c.budget, "attack_options": attack.options(), "seed": c.seed,
+                "speed_options": speed_record, "time": _now(), "elapsed_s": elapsed, **env,
+            })
+        rows.extend(group_rows)
+        progress.update(image_task, advance=len(group))
+    progress.update(image_task, visible=False)
+    if step_task is not None:
+        progress.update(step_task, visible=False)
+    return rows
+
+
+# ----------------------------------------------------------------------------- local executor
+
+
+class LocalExecutor:
+    """Everything in this process, one model at a time; each cell written as soon as it is done."""
+
+    name = "local"
+
+    def run(self, suite: Suite, todo: list[Cell], store: RunStore, progress: Any, env: dict) -> dict[str, str | None]:
+        weights: dict[str, str | None] = {}
+        cell_task = progress.task("cells", len(todo))
+        worker = Worker()
+        for (model, dataset), unit_cells in _group(todo).items():
+            unit = WorkUnit(model, dataset, tuple(unit_cells))
+
+            def write(c: Cell, rows: list[dict]):
+                store.write_cell(c.cell_id, c.as_dict(), rows)
+                progress.update(cell_task, advance=1)
+
+            execute_unit(suite, unit, worker, progress, env, on_cell=write)
+            weights[model] = getattr(worker.restorer, "weights_sha256", None)
+        return weights
+
+
+def _group(todo: Iterable[Cell]) -> dict[tuple[str, str], list[Cell]]:
+    """Cells by model, then dataset, in suite order."""
+    by_model: dict[str, dict[str, list[Cell]]] = {}
+    for c in todo:
+        by_model.setdefault(c.model, {}).setdefault(c.dataset, []).append(c)
+    return {(m, d): cs for m, per_ds in by_model.items() for d, cs in per_ds.items()}
+
+
+# ----------------------------------------------------------------------------- Ray executor
+
+_RAY_WORKER: Worker | None = None
+
+
+def _ray_task(suite_dict: dict, unit: WorkUnit, cards: dict, env_extra: dict) -> dict[str, list[dict]]:
+    """Body of one Ray task: runs in a worker process, which keeps its last model between tasks."""
+    global _RAY_WORKER
+    from srbench.models import MODELS, register_model, resolve_device
+    from srbench.runner import environment
+
+    for name, card in cards.items():  # models registered by the driver's code, not by entry points
+        if name not in MODELS:
+            register_model(card)
+    suite = Suite(**suite_dict)
+    if _RAY_WORKER is None:
+        _RAY_WORKER = Worker()
+    env = {**environment(resolve_device(suite.device)), **env_extra}
+    return execute_unit(suite, unit, _RAY_WORKER, env=env)
+
+
+def _driver_cards(suite: Suite) -> dict:
+    """Cards of suite models whose builder is a Python object (registered at run time, not by entry points)."""
+    from srbench.models import MODELS, get_card
+
+    cards = {}
+    for name in suite.models:
+        if name in MODELS:
+            card = get_card(name)
+            if not isinstance(card.build, str):
+                cards[name] = card
+    return cards
+
+
+class RayExecutor:
+    """Cell x image-chunk Ray tasks; the driver writes results and retries failures."""
+
+    name = "ray"
+
+    def __init__(self, address: str | None = None, images_per_task: int | None = None, cpus_per_task: float = 1,
+                 gpus_per_task: float | None = None, max_retries: int = 2, init_kwargs: dict | None = None):
+        self.address = address
+        self.images_per_task = images_per_task
+        self.cpus_per_task = cpus_per_task
+        self.gpus_per_task = gpus_per_task
+        self.max_retries = max_retries
+        self.init_kwargs = init_kwargs or {}
+
+    @staticmethod
+    def import_ray():
+        try:
+            import ray
+        except ImportError:
+            raise UserError("--executor ray needs Ray: pip install 'srbench[ray]'") from None
+        return ray
+
+    def units(self, suite: Suite, todo: list[Cell]) -> list[WorkUnit]:
+        from srbench.data import load_dataset
+
+        units = []
+        for (model, dataset), unit_cells in _group(todo).items():
+            pairs = load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)
+            groups = batches(pairs, suite.batch_size)
+            per_task = self.images_per_task or suite.batch_size
+            spans, start, count = [], 0, 0
+            for k, g in enumerate(groups):
+                count += len(g)
+                if count >= per_task or k == len(groups) - 1:
+                    spans.append((start, k + 1))
+                    start, count = k + 1, 0
+            for c in unit_cells:
+                units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(spans)) for i, (a, b) in enumerate(spans))
+        return units
+
+    def run(self, suite: Suite, todo: list[Cell], store: RunStore, progress: Any, env: dict) -> dict[str, str | None]:
+        ray = self.import_ray()
+        started_here = False
+        if not ray.is_initialized():
+            kwargs = {"include_dashboard": False, "log_to_driver": False, **self.init_kwargs}
+            ray.init(address=self.address, **kwargs)
+            started_here = True
+        try:
+            return self._run(ray, suite, todo, store, progress, env)
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    def _resources(self, ray, suite: Suite) -> dict[str, float]:
+        gpus = self.gpus_per_task
+        if gpus is None:
+            gpus = 1 if suite.device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0 else 0
+        return {"num_cpus": self.cpus_per_task, "num_gpus": gpus}
+
+    def _run(self, ray, suite, todo, store, progress, env) -> dict[str, str | None]:
+        parts = PartStore(store)
+        units = self.units(suite, todo)
+        pending = [u for u in units if not parts.has(u)]
+        task_fn = ray.remote(_ray_task).options(max_retries=0, retry_exceptions=False, **self._resources(ray, suite))
+        suite_dict = suite.to_dict()
+        cards = _driver_cards(suite)
+        env_extra = {"executor": "ray"}
+        cells_by_id = {c.cell_id: c for c in todo}
+        cell_task = progress.task("cells", len(todo))
+        unit_task = progress.task("tasks (cell x image chunk)", len(units))
+        progress.update(unit_task, advance=len(units) - len(pending))
+        for cell_id in {u.cells[0].cell_id for u in units}:  # cells whose chunks all survived a driver crash
+            self._maybe_finish(cells_by_id[cell_id], units, parts, store, progress, cell_task)
+        attempts: dict[str, int] = {}
+        failed: dict[str, str] = {}
+        weights: dict[str, str | None] = {}
+        in_flight = {task_fn.remote(suite_dict, u, cards, env_extra): u for u in pending}
+        while in_flight:
+            done, _ = ray.wait(list(in_flight), num_returns=1)
+            ref = done[0]
+            unit = in_flight.pop(ref)
+            try:
+                result = ray.get(ref)
+            except Exception as exc:  # a RayTaskError, a dead worker, an unschedulable task...
+                attempts[unit.unit_id] = attempts.get(unit.unit_id, 0) + 1
+                n = attempts[unit.unit_id]
+                message = _one_line(exc)
+                parts.record_error(unit, n, exc)
+                if n <= self.max_retries:
+                    progress.log(f"[yellow]task {unit.unit_id} failed (attempt {n}): {message}; retrying")
+                    in_flight[task_fn.remote(suite_dict, unit, cards, env_extra)] = unit
+                else:
+                    progress.log(f"[red]task {unit.unit_id} failed {n} times: {message}")
+                    failed[unit.unit_id] = message
+                    progress.update(unit_task, advance=1)
+                continue
+            rows = result[unit.cells[0].cell_id]
+            parts.write(unit, rows)
+            if rows:
+                weights[unit.model] = rows[0].get("weights_sha256")
+            progress.update(unit_task, advance=1)
+            self._maybe_finish(unit.cells[0], units, parts, store, progress, cell_task)
+        if failed:
+            first = next(iter(failed.items()))
+            raise UserError(f"{len(failed)} Ray task(s) failed after {self.max_retries} retries "
+                            f"(first: {first[0]}: {first[1]}); errors are in {parts.errors_dir}; "
+                            f"run the same command again to retry them")
+        return weights
+
+    @staticmethod
+    def _maybe_finish(cell: Cell, units, parts: "PartStore", store: RunStore, progress, cell_task) -> None:
+        mine = [u for u in units if u.cells[0].cell_id == cell.cell_id]
+        if store.is_done(cell.cell_id) or not all(parts.has(u) for u in mine):
+            return
+        rows = [row for u in sorted(mine, key=lambda u: u.chunk) for row in parts.read(u)]
+        store.write_cell(cell.cell_id, cell.as_dict(), rows)
+        parts.clear(cell.cell_id)
+        progress.update(cell_task, advance=1)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    cause = getattr(exc, "cause", None)
+    if cause is not None:
+        return f"{type(cause).__name__}: {str(cause).splitlines()[0] if str(cause) else ''}"
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
+
+
+class PartStore:
+    """Finished chunks of unfinished cells (RUN_DIR/parts/<cell_id>/<chunk>.json) and task errors."""
+
+    def __init__(self, store: RunStore):
+        self.dir = store.dir / "parts"
+        self.errors_dir = store.dir / "errors"
+
+    def path(self, unit: WorkUnit) -> Path:
+        return self.dir / unit.cells[0].cell_id / f"{unit.chunk}of{unit.n_chunks}.json"
+
+    def has(self, unit: WorkUnit) -> bool:
+        return self.path(unit).is_file()
+
+    def write(self, unit: WorkUnit, rows: list[dict]) -> None:
+        write_json(self.path(unit), {"unit": unit.unit_id, "start": unit.start, "stop": unit.stop, "rows": rows})
+
+    def read(self, unit: WorkUnit) -> list[dict]:
+        return read_json(self.path(unit))["rows"]
+
+    def clear(self, cell_id: str) -> None:
+        shutil.rmtree(self.dir / cell_id, ignore_errors=True)
+        try:
+            self.dir.rmdir()
+        except OSError:
+            pass
+
+    def record_error(self, unit: WorkUnit, attempt: int, exc: BaseException) -> Path:
+        path = self.errors_dir / f"{unit.unit_id}__attempt{attempt}.json"
+        write_json(path, {"unit": unit.unit_id, "cells": [c.cell_id for c in unit.cells], "attempt": attempt,
+                          "time": _now(), "error_type": type(exc).__name__, "error": _one_line(exc),
+                          "traceback": "".join(traceback.format_exception(exc))[-20000:]})
+        return path
+
+
+EXECUTORS = {"local": LocalExecutor, "ray": RayExecutor}
+
+
+def make_executor(name: str = "local", **options: Any):
+    if name not in EXECUTORS:
+        raise UserError(f"--executor takes {' or '.join(EXECUTORS)}, got {name!r}")
+    if name == "local":
+        return LocalExecutor()
+    return RayExecutor(**options)
