@@ -3,7 +3,7 @@ import os
 import subprocess
 import sys
 
-from tests.conftest import REPO
+from conftest import REPO
 
 
 def test_non_editable_install_from_elsewhere(tmp_path):

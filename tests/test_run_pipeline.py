@@ -13,7 +13,7 @@ from srbench.leaderboard import leaderboard
 
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory):
-    from tests.conftest import run_cli
+    from conftest import run_cli
 
     cwd = tmp_path_factory.mktemp("qs")
     result = run_cli("run", "--quiet", cwd=cwd)
