@@ -1,0 +1,117 @@
+"""The Ray executor gives the local executor's rows; a worker killed mid-run is retried and recorded."""
+import json
+import math
+import os
+
+import pytest
+
+from srbench.models import register_model
+from srbench.runner import run_suite
+from srbench.suite import Suite, cells
+
+ray = pytest.importorskip("ray")
+
+VOLATILE = {"time", "elapsed_s", "executor"}
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory):
+    """A local 2-CPU Ray instance; its workers inherit an isolated cache and one OpenMP thread."""
+    env = {"SRBENCH_CACHE": str(tmp_path_factory.mktemp("ray-cache")), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _suite(models, **kw):
+    return Suite(name="t", models=models, datasets=["demo"], alphas=[2.0, 8.0], limit=2, batch_size=1,
+                 attack={"name": "ifgsm", "steps": 3, "init": "uniform", "target": "clean"}, device="cpu", **kw)
+
+
+def _rows(run_dir):
+    out = {}
+    for path in sorted((run_dir / "cells").glob("*.json")):
+        out[path.stem] = [{k: v for k, v in r.items() if k not in VOLATILE} for r in json.loads(path.read_text())["rows"]]
+    return out
+
+
+def _assert_same(a, b, path=""):
+    if isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6), (path, a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), (path, set(a) ^ set(b))
+        for k in a:
+            _assert_same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, (path, a, b)
+
+
+def test_ray_rows_equal_local_rows(ray_cluster, tmp_path):
+    suite = _suite(["bicubic", "tiny-edsr"])
+    run_suite(suite, tmp_path / "local", quiet=True)
+    run_suite(suite, tmp_path / "ray", quiet=True, executor="ray")
+    local, remote = _rows(tmp_path / "local"), _rows(tmp_path / "ray")
+    assert set(local) == {c.cell_id for c in cells(suite)} and len(local) == 4
+    _assert_same(local, remote)
+    assert not (tmp_path / "ray" / "parts").exists() and not (tmp_path / "ray" / "errors").exists()
+    manifest = json.loads((tmp_path / "ray" / "manifest.json").read_text())
+    assert manifest["executor"] == "ray" and "finished" in manifest
+    again = run_suite(suite, tmp_path / "ray", quiet=True, executor="ray")  # resumes: nothing left to do
+    assert _rows(again) == remote
+
+
+def test_killed_worker_is_retried_and_recorded(ray_cluster, tmp_path):
+    marker = tmp_path / "crashed-once"
+
+    def build():
+        """tiny-edsr, but the first worker to build it dies (os._exit) as if killed mid-run."""
+        from srbench.models import load_model
+
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return load_model("tiny-edsr", device="cpu")
+        os._exit(1)
+
+    register_model("crashy-tiny-edsr", build=build, scale=4, overwrite=True)
+    suite = _suite(["crashy-tiny-edsr"])
+    run_dir = run_suite(suite, tmp_path / "run", quiet=True, executor="ray", max_retries=2)
+    assert marker.exists()
+    done = sorted(p.stem for p in (run_dir / "cells").glob("*.json"))
+    assert done == sorted(c.cell_id for c in cells(suite))
+    for rows in _rows(run_dir).values():
+        assert [r["image"] for r in rows] == ["astronaut", "chelsea"]
+    errors = [json.loads(p.read_text()) for p in (run_dir / "errors").glob("*.json")]
+    assert len(errors) == 1, errors
+    assert errors[0]["attempt"] == 1 and "Crash" in errors[0]["error_type"] + errors[0]["error"], errors[0]
+    # the same rows as a clean local run of the plain model
+    reference = run_suite(_suite(["tiny-edsr"]), tmp_path / "ref", quiet=True)
+    for (_, a), (_, b) in zip(sorted(_rows(run_dir).items()), sorted(_rows(reference).items())):
+        for ra, rb in zip(a, b):
+            assert math.isclose(ra["adv_output_psnr"], rb["adv_output_psnr"], rel_tol=1e-5)
+
+
+def test_failing_task_is_reported_not_lost(ray_cluster, tmp_path):
+    def build():
+        raise RuntimeError("this model always fails")
+
+    register_model("always-fails", build=build, scale=4, overwrite=True)
+    from srbench.errors import UserError
+
+    with pytest.raises(UserError, match="failed after 1 retries"):
+        run_suite(_suite(["always-fails"]), tmp_path / "run", quiet=True, executor="ray", max_retries=1)
+    errors = [json.loads(p.read_text()) for p in (tmp_path / "run" / "errors").glob("*.json")]
+    assert len(errors) == 2 * 2 * 2  # 2 cells x 2 one-image chunks x 2 attempts
+    assert all("this model always fails" in e["error"] for e in errors)
+    assert not list((tmp_path / "run").glob("cells/*.json"))
