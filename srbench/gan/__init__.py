@@ -1,0 +1,36 @@
+"""The image GANs of Ohayon et al. (2023): training configs, data, training, Table 1 metrics.
+
+See docs/gan.md. Entry points: :func:`srbench.gan.train.train_variant`,
+:func:`srbench.gan.evaluate.evaluate_checkpoints`, :func:`register_checkpoint`.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def register_checkpoint(path: str | os.PathLike, name: str | None = None, overwrite: bool = True):
+    """Register a local model card for a trainer checkpoint (arch read from the file).
+
+    ``srbench.load_model(name)`` then builds the right U-Net and loads the weights;
+    the card's weights point at ``path`` (hash recorded).
+    """
+    import torch
+
+    from model_zoo.unet_gan.card import card
+    from srbench.models import register_model
+    from srbench.zoo import Weights, sha256_of
+
+    state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
+    arch = state.get("arch") or {}
+    if not arch:
+        raise ValueError(f"{path} has no 'arch' entry; is it a checkpoint written by srbench train?")
+    name = name or f"unet-gan-{Path(path).parent.name}"
+    c = card(name, arch["degradation"], int(arch["base"]), bool(arch["stochastic"]), int(arch["z_channels"]),
+             description=f"U-Net GAN trained by srbench ({Path(path).parent.name}, step {state.get('step')})")
+    import dataclasses
+
+    c = dataclasses.replace(c, weights=Weights(file=Path(path).name, sha256=sha256_of(path),
+                                               how_to_get=f"the local checkpoint {os.fspath(path)}"))
+    register_model(c, overwrite=overwrite)
+    return c
