@@ -60,7 +60,9 @@ def suite_from_args(args: argparse.Namespace):
     if args.suite:
         raw = read_suite_file(args.suite)
     elif flags_given:
-        raw = {"name": (args.models or "bicubic").replace(",", "-") + f"_{args.attack or 'ifgsm'}"}
+        # flags alone: the paper's three test sets unless --datasets says otherwise
+        raw = {"name": (args.models or "bicubic").replace(",", "-") + f"_{args.attack or 'ifgsm'}",
+               "datasets": ["set5", "set14", "bsd100"]}
     else:
         raw = read_suite_file("quickstart")
     for key in ("models", "datasets", "scale", "limit", "data_root", "device", "seed", "batch_size",
