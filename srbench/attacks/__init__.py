@@ -73,10 +73,12 @@ def seed_averaged_grad(restorer: Restorer, x: torch.Tensor, target: torch.Tensor
         k1 = min(n, k0 + chunk)
         xr = repeat_seeds(x, k1 - k0).detach().requires_grad_(True)
         out = restorer.restore(xr, slice_z(z, k0 * b, k1 * b))
-        per_row = (out - repeat_seeds(target, k1 - k0)).pow(2).flatten(1).mean(1)
+        # the target broadcasts over the seeds (no per-step copy); everything stays on the device
+        per_row = (out.view(k1 - k0, b, *out.shape[1:]) - target).pow(2).flatten(2).mean(2).view(-1)
         (g,) = torch.autograd.grad(per_row.sum(), xr)
         grads.append(g)
         losses.append(per_row.detach())
-    grad = torch.cat(grads).view(n, *x.shape).sum(0)
-    loss = torch.cat(losses).view(n, b).mean(0)
-    return grad, loss
+    grad = grads[0] if len(grads) == 1 else torch.cat(grads)
+    loss = losses[0] if len(losses) == 1 else torch.cat(losses)
+    grad = grad.view(n, *x.shape).sum(0) if n > 1 else grad
+    return grad, loss.view(n, b).mean(0)
