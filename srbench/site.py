@@ -10,6 +10,12 @@ serve it anywhere): no CDN, no external fonts or scripts.
 
 Tables sort by clicking a column header (a few lines of inline JavaScript;
 without JavaScript the page still shows every table and figure).
+
+docs/leaderboard-site.png was made with::
+
+    srbench run && srbench run --models bicubic,tiny-edsr --attack none --out results/runs/clean
+    srbench leaderboard results/runs/quickstart results/runs/clean --format html --out site
+    chromium --headless --no-sandbox --hide-scrollbars --window-size=1280,900 --screenshot=docs/leaderboard-site.png site/index.html
 """
 from __future__ import annotations
 

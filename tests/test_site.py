@@ -1,7 +1,6 @@
 """The static leaderboard site: files, offline use, and a real headless Chromium rendering it.
 
 The browser tests need Debian's ``chromium`` (``apt-get install -y chromium``) and skip without it.
-Set SRBENCH_UPDATE_SCREENSHOT=1 to refresh docs/leaderboard-site.png from the rendered page.
 """
 from __future__ import annotations
 
@@ -18,8 +17,6 @@ import pytest
 
 from srbench.leaderboard import leaderboard
 from srbench.site import render_site
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 def chromium() -> str | None:
@@ -132,5 +129,3 @@ def test_screenshot(site, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
-    if os.environ.get("SRBENCH_UPDATE_SCREENSHOT"):
-        shutil.copyfile(shot, REPO / "docs" / "leaderboard-site.png")
