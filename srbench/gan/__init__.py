@@ -30,7 +30,9 @@ def register_checkpoint(path: str | os.PathLike, name: str | None = None, overwr
              description=f"U-Net GAN trained by srbench ({Path(path).parent.name}, step {state.get('step')})")
     import dataclasses
 
-    c = dataclasses.replace(c, weights=Weights(file=Path(path).name, sha256=sha256_of(path),
+    digest = sha256_of(path)
+    c = dataclasses.replace(c, weights=Weights(file=f"{name}-{digest[:8]}.pt", sha256=digest,
+                                               sources=(Path(path).resolve().as_uri(),),
                                                how_to_get=f"the local checkpoint {os.fspath(path)}"))
     register_model(c, overwrite=overwrite)
     return c
