@@ -9,7 +9,8 @@ import pandas as pd
 from srbench.errors import UserError
 from srbench.store import RunStore, is_run_dir
 
-GROUP_KEYS = ["model", "dataset", "scale", "attack", "alpha"]
+# budget: the value a cell sweeps (alpha for I-FGSM, eps for adam-l2); shown only where it is not alpha
+GROUP_KEYS = ["model", "dataset", "scale", "attack", "alpha", "budget"]
 METRIC_COLUMNS = ["psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "adv_output_psnr", "adv_output_psnr_fresh",
                   "adv_input_psnr", "adv_psnr_hr", "adv_psnr_y", "diversity_std", "linf", "l2", "lipschitz_k"]
 ALWAYS = ["psnr_y", "ssim_y", "psnr_rgb", "adv_output_psnr", "adv_input_psnr", "adv_psnr_hr"]
@@ -43,14 +44,16 @@ def load_rows(runs: Iterable[str | Path]) -> pd.DataFrame:
 
 
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean over images, one row per model x dataset x scale x attack x alpha."""
+    """Mean over images, one row per model x dataset x scale x attack x budget (alpha for I-FGSM)."""
     # one row per image and cell; if two runs share a cell, keep the newest rows
     df = df.sort_values("time").drop_duplicates(GROUP_KEYS + ["image"], keep="last")
     metrics = [c for c in METRIC_COLUMNS if c in df and (c in ALWAYS or df[c].notna().any())]
     table = (df.groupby(GROUP_KEYS, dropna=False, sort=True)
                .agg(n_images=("image", "size"), **{m: (m, "mean") for m in metrics})
                .reset_index())
-    return table[GROUP_KEYS + ["n_images"] + metrics]
+    table = table[GROUP_KEYS + ["n_images"] + metrics]
+    same = table["budget"].isna() | (table["budget"] == table["alpha"])
+    return table.drop(columns="budget") if same.all() else table
 
 
 def leaderboard(runs: Iterable[str | Path] = ()) -> pd.DataFrame:
