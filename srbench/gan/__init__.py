@@ -36,3 +36,21 @@ def register_checkpoint(path: str | os.PathLike, name: str | None = None, overwr
                                                how_to_get=f"the local checkpoint {os.fspath(path)}"))
     register_model(c, overwrite=overwrite)
     return c
+
+
+def export_weights(ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Write the estimator part of a trainer checkpoint (``params``, ``arch``, ``step``, ``config``).
+
+    The result is small (no critic, no optimizer state) and still loads everywhere a
+    checkpoint does (``--weights``, ``evaluate-gan``, :func:`register_checkpoint`); it
+    cannot resume training.
+    """
+    import torch
+
+    state = torch.load(os.fspath(ckpt), map_location="cpu", weights_only=True)
+    small = {"params": {k: v.clone() for k, v in state["params"].items()}, "arch": state["arch"],
+             "step": state["step"], "config": state.get("config")}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(small, out)
+    return out
