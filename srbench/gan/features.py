@@ -58,7 +58,7 @@ def _inception(device) -> Extractor:
     from srbench.zoo import resolve_weights
 
     path = resolve_weights(INCEPTION_CARD)
-    net = inception_v3(weights=None, aux_logits=True, init_weights=False)
+    net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     net.fc = nn.Identity()
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
