@@ -28,7 +28,7 @@ def _trainer(data, stochastic=True, lambda_r=0.1, steps=8, ckpt=None, seed=0, **
     cfg = GANConfig(steps=steps, batch_size=16, lambda_r=lambda_r, robust_batch_size=4, seed=seed,
                     lr_milestones=(3, 6), lr_decay=0.5, log_every=1, val_every=2, ckpt_every=0, **kw)
     attack = AdamL2Attack(eps=1e-2, steps=2, lr=1e-3, n_seeds=5)
-    val = lambda tr, step: {"gmean": float(tr.G(data.val[:50, :1], None).mean())}  # noqa: E731
+    val = lambda tr, step: {"gmean": tr.G(data.val[:50, :1], None).mean().item()}  # noqa: E731
     return GANTrainer(G, D, data.sampler(), cfg, sample_z=G.sample_z if stochastic else None,
                       consistency=consistency, robustness=attack.penalty, validate=val, checkpoint=ckpt,
                       progress=False)

@@ -16,7 +16,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default results/toy; quick: results/runs/toy-quick)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
     p.add_argument("--jobs", type=int, default=1, help="train the learned estimators in this many processes")
-    p.add_argument("--threads", type=int, default=None, help="torch threads per process (default: torch's)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads per process (default 1: the MLPs are small, extra threads mostly add contention)")
     p.add_argument("--estimators", default=None,
                    help="comma-separated subset of erratic-det,robust-det,erratic-stoch,robust-stoch")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --ckpt-dir")
