@@ -51,7 +51,11 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     table = (df.groupby(GROUP_KEYS, dropna=False, sort=True)
                .agg(n_images=("image", "size"), **{m: (m, "mean") for m in metrics})
                .reset_index())
-    table = table[GROUP_KEYS + ["n_images"] + metrics]
+    return table[GROUP_KEYS + ["n_images"] + metrics]
+
+
+def without_redundant_budget(table: pd.DataFrame) -> pd.DataFrame:
+    """Drop the budget column for display when it only repeats alpha."""
     same = table["budget"].isna() | (table["budget"] == table["alpha"])
     return table.drop(columns="budget") if same.all() else table
 
@@ -61,6 +65,7 @@ def leaderboard(runs: Iterable[str | Path] = ()) -> pd.DataFrame:
 
 
 def render(table: pd.DataFrame, fmt: str = "md") -> str:
+    table = without_redundant_budget(table)
     if fmt == "csv":
         return table.to_csv(index=False)
     if fmt == "json":
