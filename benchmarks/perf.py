@@ -29,8 +29,6 @@ import copy
 import json
 import os
 import platform
-import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -40,7 +38,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-FLOWSTEP_LOGS = re.compile(r"flowUpsamplerNet\.layers\.\d+\.actnorm\.logs")
 SRFLOW_SIZES = {"full": {}, "small": dict(nf=32, nb=4, gc=16, taps=(0, 1, 2, 3), K=4, hidden=32), "tiny": dict(nf=8, nb=2, gc=4, taps=(0, 1), K=2, hidden=8)}
 EXACT_DB = 0.05
 
@@ -69,18 +66,9 @@ def build(name: str, srflow_size: str = "small"):
         torch.manual_seed(0)
         r = card.builder()(**card.arch)
         return r, 1, f"{card.description}; random weights"
-    from model_zoo.srflow.model import srflow
+    from model_zoo.srflow.random_weights import random_srflow
 
-    r = srflow(4, **SRFLOW_SIZES[srflow_size])
-    state = {}
-    for i, (key, v) in enumerate(r.net.state_dict().items()):
-        g = torch.Generator().manual_seed(1000 + i)
-        if key.endswith("invconv.weight"):
-            w = torch.linalg.qr(torch.randn(v.shape, generator=g, dtype=torch.float64))[0].float().contiguous()
-        else:
-            w = torch.randn(v.shape, generator=g) * (0.05 if srflow_size == "tiny" else 0.02)
-        state[key] = w + 0.19 if FLOWSTEP_LOGS.fullmatch(key) else w
-    r.load_weights(state)
+    r = random_srflow(4, std=0.05 if srflow_size == "tiny" else 0.02, **SRFLOW_SIZES[srflow_size])
     arch = "official 4x architecture" if srflow_size == "full" else f"{srflow_size} SRFlow 4x {SRFLOW_SIZES[srflow_size]}"
     return r, 10, f"SRFlow ({arch}); random well-conditioned weights; 10 seeds"
 

@@ -11,7 +11,7 @@ import difflib
 import fnmatch
 import importlib
 from importlib.metadata import entry_points
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 from srbench.errors import UserError
 

@@ -13,6 +13,15 @@ SHARED = REPO.parent / "shared"
 SR_BENCHMARKS = SHARED / "data" / "sr-benchmarks"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tests use small tensors: one thread. On a busy 2-core machine two OpenMP threads
+    were seen to run 30-80x slower than one (spin-waiting on a core another process holds)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
     """Never touch the user's ~/.cache/srbench, never reach the network hubs."""

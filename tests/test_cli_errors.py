@@ -1,8 +1,6 @@
 """Bad input: one line on stderr that says what to do, exit code 2, no traceback, finished cells kept."""
-import shutil
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from srbench.data.demo import skimage_image

@@ -9,15 +9,6 @@ from srbench.distribution import (fid, frechet_distance, gaussian_stats, knn_rad
                                   w2_discrete)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: extra threads only add synchronisation cost on a shared 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.mark.parametrize("seed,dim,shift", [(0, 2, 0.5), (1, 2, 0.0), (2, 8, 1.0), (3, 2, 3.0)])
 def test_precision_recall_matches_piq(seed, dim, shift):
     piq = pytest.importorskip("piq")

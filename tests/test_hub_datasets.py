@@ -8,7 +8,6 @@ import hashlib
 import http.server
 import io
 import json
-import os
 import tarfile
 import threading
 

@@ -1,6 +1,5 @@
 """Interrupting a run and running it again completes it without recomputing finished cells."""
 import json
-import os
 import signal
 import subprocess
 import sys

@@ -5,7 +5,6 @@ import math
 
 import pandas as pd
 import pytest
-import torch
 
 import srbench
 from srbench.leaderboard import leaderboard

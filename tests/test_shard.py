@@ -3,7 +3,6 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
 from srbench.errors import UserError
 from srbench.executors import parse_shard, shard_cells
@@ -39,15 +38,7 @@ def test_bad_shard_is_one_line_error(cli, tmp_path):
     assert len(lines) == 1 and "--shard takes I/N" in lines[0]
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def test_sharded_leaderboard_equals_unsharded(cli, tmp_path, one_thread):
+def test_sharded_leaderboard_equals_unsharded(cli, tmp_path):
     suite = Suite(name="t", models=["bicubic", "tiny-edsr"], datasets=["demo"], alphas=[1.0, 4.0, 16.0],
                   attack={"name": "ifgsm", "steps": 3}, limit=2, device="cpu")
     run_suite(suite, tmp_path / "all", quiet=True)

@@ -12,10 +12,7 @@ from srbench.suite import suite_problems
 
 @pytest.fixture(scope="module")
 def model():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_model("tiny-edsr", device="cpu")
-    torch.set_num_threads(before)
+    return load_model("tiny-edsr", device="cpu")
 
 
 def _out_and_grad(r, y):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from pathlib import Path
 
 import pytest
@@ -18,53 +17,16 @@ import torch
 
 from model_zoo.srflow.arch import standard_logp, nll_bits
 from model_zoo.srflow.model import SRFlowRestorer, pad_to_even, srflow
+from model_zoo.srflow.random_weights import FLOWSTEP_LOGS, procedure_weights, random_srflow
 from srbench.restorer import repeat_seeds, slice_z
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "srflow"
-FLOWSTEP_LOGS = re.compile(r"flowUpsamplerNet\.layers\.\d+\.actnorm\.logs")
 TINY = dict(nf=8, nb=2, gc=4, taps=(0, 1), K=2, hidden=8)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread: on a busy shared machine, 2 OpenMP threads can run 30x slower than 1.
-
-    (The vectors were made with 2 threads; 1 thread changes results by at most
-    ~2e-5 in the latents and ~2e-3 in logdets, well inside the tolerances.)
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def procedure_weights(entries, std: float = 0.02, offset: float = 0.0) -> dict[str, torch.Tensor]:
-    """The README's weight procedure: A with std 0.02 and offset 0, B with offset 0.19.
-
-    Entry i gets its own generator seeded 1000 + i; invertible-conv matrices are
-    random orthogonal (Q of a QR), the rest Gaussian. The offset goes on the
-    FlowStep ActNorm log-scales only: it makes each step expand a little, which
-    balances the coupling's average contraction, so the reverse pass stays finite.
-    """
-    out = {}
-    for i, (key, shape) in enumerate(entries):
-        g = torch.Generator().manual_seed(1000 + i)
-        if key.endswith("invconv.weight"):
-            w = torch.linalg.qr(torch.randn(shape, generator=g, dtype=torch.float64))[0].float().contiguous()
-        else:
-            w = torch.randn(shape, generator=g, dtype=torch.float32) * std
-        if offset and FLOWSTEP_LOGS.fullmatch(key):
-            w = w + offset
-        out[key] = w
-    return out
 
 
 def tiny(scale: int = 4, dtype=torch.float32) -> SRFlowRestorer:
     """A tiny, well-conditioned random SRFlow (B-style offset, std 0.05)."""
-    r = srflow(scale, **TINY)
-    entries = [(k, list(v.shape)) for k, v in r.net.state_dict().items()]
-    r.load_weights(procedure_weights(entries, std=0.05, offset=0.19))
-    return r.to(dtype).eval()
+    return random_srflow(scale, **TINY).to(dtype)
 
 
 def lr(b=1, h=4, w=6, seed=1, dtype=torch.float32):

@@ -1,32 +1,20 @@
 """Seed-averaged I-FGSM through the runner on a tiny SRFlow (issue 3, acceptance 4)."""
 import math
-import re
 
 import pytest
 import torch
 
 import srbench
+from model_zoo.srflow.random_weights import random_srflow
 from srbench.attacks import make_attack
 from srbench.leaderboard import aggregate, load_rows
 from srbench.runner import run_suite
 from srbench.suite import build_suite
 
-FLOWSTEP_LOGS = re.compile(r"flowUpsamplerNet\.layers\.\d+\.actnorm\.logs")
-
 
 def tiny_srflow():
-    """A tiny SRFlow with random, well-conditioned weights (the +0.19 ActNorm offset of shared/srflow)."""
-    from model_zoo.srflow.model import srflow
-
-    model = srflow(scale=4, nf=8, nb=2, gc=4, taps=(0, 1), K=2, hidden=8)
-    g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for key, p in model.net.state_dict().items():
-            if key.endswith("invconv.weight"):
-                p.copy_(torch.linalg.qr(torch.randn(p.shape, generator=g, dtype=torch.float64))[0])
-            else:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.05 + (0.19 if FLOWSTEP_LOGS.fullmatch(key) else 0))
-    return model
+    """A tiny SRFlow with random, well-conditioned weights (procedure B of shared/srflow)."""
+    return random_srflow(scale=4, nf=8, nb=2, gc=4, taps=(0, 1), K=2, hidden=8)
 
 
 @pytest.fixture

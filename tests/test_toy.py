@@ -12,15 +12,6 @@ from srbench.toy.estimators import sine_estimator, zigzag, zigzag_w2
 from srbench.toy.experiment import evaluate, full_config
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: extra threads only add synchronisation cost on a shared 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
     return ToyData.make(0)  # the study's 100k / 10k sets

@@ -8,15 +8,6 @@ from srbench.toy.networks import MLP, ToyGenerator, consistency
 from srbench.train import AdamL2Attack, GANConfig, GANTrainer, l2_project, random_in_ball, sensitivity
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # tiny tensors: extra threads only add synchronisation cost on a shared 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def data():
     return ToyData.make(0, n_train=2000, n_val=500)

@@ -1,35 +1,17 @@
 """--z-chunk bounds memory without changing the result: same gradient, same attacked inputs."""
-import re
-
 import pytest
 import torch
 
-from model_zoo.srflow.model import srflow
+from model_zoo.srflow.random_weights import random_srflow
 from srbench.attacks import seed_averaged_grad
 from srbench.attacks.ifgsm import IFGSM
 from srbench.restorer import chunked_restore, repeat_seeds
 
-FLOWSTEP_LOGS = re.compile(r"flowUpsamplerNet\.layers\.\d+\.actnorm\.logs")
-
 
 @pytest.fixture(scope="module")
 def tiny_srflow():
-    """Tiny, well-conditioned random SRFlow (the +0.19 FlowStep actnorm offset of tests/test_srflow.py)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    r = srflow(scale=4, nf=8, nb=2, gc=4, taps=(0, 1), K=2, hidden=8)
-    state = {}
-    for i, (key, v) in enumerate(r.net.state_dict().items()):
-        g = torch.Generator().manual_seed(1000 + i)
-        if key.endswith("invconv.weight"):
-            w = torch.linalg.qr(torch.randn(v.shape, generator=g, dtype=torch.float64))[0].float().contiguous()
-        else:
-            w = torch.randn(v.shape, generator=g) * 0.05
-        state[key] = w + 0.19 if FLOWSTEP_LOGS.fullmatch(key) else w
-    r.load_weights(state)
-    r.requires_grad_(False).eval()
-    yield r
-    torch.set_num_threads(before)
+    """Tiny, well-conditioned random SRFlow (procedure B of shared/srflow)."""
+    return random_srflow(scale=4, nf=8, nb=2, gc=4, taps=(0, 1), K=2, hidden=8).requires_grad_(False)
 
 
 def _inputs(r, n):

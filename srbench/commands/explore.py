@@ -30,8 +30,6 @@ def add_parser(sub):
 
 
 def main(args):
-    import torch
-
     from srbench.data import bicubic_lr, mod_crop
     from srbench.data.images import read_image
     from srbench.errors import UserError

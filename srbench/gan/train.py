@@ -16,8 +16,6 @@ robustness term see consistent outputs. The robustness term is
 from __future__ import annotations
 
 import json
-import math
-import os
 import time
 from pathlib import Path
 from typing import Any
