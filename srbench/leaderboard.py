@@ -73,5 +73,6 @@ def render(table: pd.DataFrame, fmt: str = "md") -> str:
     if fmt == "latex":
         return table.to_latex(index=False, float_format="%.3f", na_rep="")
     if fmt == "md":
-        return table.to_markdown(index=False, floatfmt=".3f", missingval="")
+        blanks = table.astype(object).where(table.notna(), None)  # tabulate leaves None cells empty
+        return blanks.to_markdown(index=False, floatfmt=".3f", missingval="")
     raise UserError(f"unknown format {fmt!r}; use md, csv, json or latex")
