@@ -5,29 +5,27 @@ _EDSR_ARCH = dict(num_in_ch=3, num_out_ch=3, upscale=4, img_range=255.0, rgb_mea
 _BASICSR_DRIVE = ("BasicSR publishes this file only on Google Drive (folder linked from "
                   "BasicSR's docs/ModelZoo.md, 'EDSR'); download it there.")
 
-EDSR_M = ModelCard(
-    name="edsr",
-    build="model_zoo.basicsr_sr.build:edsr",
-    arch=dict(_EDSR_ARCH, num_feat=64, num_block=16, res_scale=1.0),
-    scale=4,
-    weights=Weights(file="EDSR_Mx4_f64b16_DIV2K_official-0c287733.pth", how_to_get=_BASICSR_DRIVE),
-    license="Apache-2.0 (BasicSR)",
-    paper="Lim et al., Enhanced Deep Residual Networks for Single Image Super-Resolution, CVPRW 2017",
-    source="BasicSR official, DIV2K",
-    description="EDSR-M x4 (64 features, 16 blocks), L1-trained",
-)
+_EDSR_PAPER = "Lim et al., Enhanced Deep Residual Networks for Single Image Super-Resolution, CVPRW 2017"
 
-EDSR_L = ModelCard(
-    name="edsr-l",
-    build="model_zoo.basicsr_sr.build:edsr",
-    arch=dict(_EDSR_ARCH, num_feat=256, num_block=32, res_scale=0.1),
-    scale=4,
-    weights=Weights(file="EDSR_Lx4_f256b32_DIV2K_official-76ee1c8f.pth", how_to_get=_BASICSR_DRIVE),
-    license="Apache-2.0 (BasicSR)",
-    paper=EDSR_M.paper,
-    source="BasicSR official, DIV2K",
-    description="EDSR-L x4 (256 features, 32 blocks, residual scale 0.1)",
-)
+
+def _edsr(name: str, file: str, description: str, **size) -> ModelCard:
+    return ModelCard(
+        name=name,
+        build="model_zoo.basicsr_sr.build:edsr",
+        arch=dict(_EDSR_ARCH, **size),
+        scale=4,
+        weights=Weights(file=file, how_to_get=_BASICSR_DRIVE),
+        license="Apache-2.0 (BasicSR)",
+        paper=_EDSR_PAPER,
+        source="BasicSR official, DIV2K",
+        description=description,
+    )
+
+
+EDSR_M = _edsr("edsr", "EDSR_Mx4_f64b16_DIV2K_official-0c287733.pth",
+               "EDSR-M x4 (64 features, 16 blocks), L1-trained", num_feat=64, num_block=16, res_scale=1.0)
+EDSR_L = _edsr("edsr-l", "EDSR_Lx4_f256b32_DIV2K_official-76ee1c8f.pth",
+               "EDSR-L x4 (256 features, 32 blocks, residual scale 0.1)", num_feat=256, num_block=32, res_scale=0.1)
 
 ESRGAN = ModelCard(
     name="esrgan",
