@@ -73,3 +73,14 @@ def test_run_validates_before_starting(tmp_path, cli):
     for snippet in ("colour", "esrgna", "demos", "stepz", "tpu"):
         assert snippet in res.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_every_shipped_benchmark_file_validates(cli):
+    """Suites and `srbench train` configs share benchmarks/; validate tells them apart and checks both."""
+    from conftest import REPO
+
+    files = sorted(str(p) for p in (REPO / "benchmarks").glob("*.yaml"))
+    result = cli("validate", *files)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": ok - ") == len(files)
+    assert "training config" in result.stdout and "suite 'fig7'" in result.stdout

@@ -6,9 +6,10 @@ import sys
 
 def add_parser(sub):
     p = sub.add_parser("validate", help="check suite files (unknown keys, names, ranges) without running them",
-                       description="Check benchmark suites and list every problem, one per line. "
-                                   "Exit 0 when all are valid, 2 otherwise. `srbench run` does the same "
-                                   "checks before it starts.")
+                       description="Check benchmark suites (and `srbench train` configs, recognised by their "
+                                   "`train:` section) and list every problem, one per line. Exit 0 when all are "
+                                   "valid, 2 otherwise. `srbench run` and `srbench train` do the same checks "
+                                   "before they start.")
     p.add_argument("suites", nargs="+", metavar="SUITE", help="suite YAML file or packaged suite name")
     return p
 
@@ -25,12 +26,22 @@ def main(args):
             print(f"{spec}: {exc}", file=sys.stderr)
             failed += 1
             continue
-        problems = suite_problems(raw)
+        training = "train" in raw and "models" not in raw
+        if training:
+            from srbench.gan.config import DEFAULT_VARIANTS, config_problems
+
+            problems = config_problems(raw)
+        else:
+            problems = suite_problems(raw)
         if problems:
             failed += 1
             print(f"{spec}: {len(problems)} problem{'s' if len(problems) > 1 else ''}", file=sys.stderr)
             for problem in problems:
                 print(f"  - {problem}", file=sys.stderr)
+            continue
+        if training:
+            print(f"{spec}: ok - training config for `srbench train` (variants: "
+                  f"{', '.join(raw.get('variants') or DEFAULT_VARIANTS)})")
             continue
         suite = build_suite(raw)
         n_budgets = len(suite.budgets())
