@@ -183,11 +183,19 @@ class Cell:
     options: tuple[tuple[str, Any], ...]  # attack options besides the budget
     seed: int = 0
     limit: int | None = None
+    numerics: tuple[tuple[str, Any], ...] = ()  # speed options that change results (bf16, tf32); () = float32
 
     @property
     def cell_id(self) -> str:
-        """Readable and unique: attack options, seed and image limit enter through a short hash."""
-        opts = json.dumps({"options": dict(self.options), "seed": self.seed, "limit": self.limit}, sort_keys=True)
+        """Readable and unique: attack options, seed, image limit and inexact numerics enter through a short hash.
+
+        Exact speed options (channels-last, compile) are left out, so they can change between
+        resumes; bf16/tf32 results are different cells, never mixed with float32 ones.
+        """
+        identity = {"options": dict(self.options), "seed": self.seed, "limit": self.limit}
+        if self.numerics:
+            identity["numerics"] = dict(self.numerics)
+        opts = json.dumps(identity, sort_keys=True)
         digest = hashlib.sha256(opts.encode()).hexdigest()[:8]
         budget = "" if self.budget is None else f"_{self.budget:g}"
         safe_model = "".join(c if c.isalnum() or c in "-." else "_" for c in self.model)
@@ -208,10 +216,11 @@ class Cell:
     def as_dict(self) -> dict[str, Any]:
         return {"model": self.model, "dataset": self.dataset, "scale": self.scale, "attack": self.attack,
                 "budget": self.budget, "options": dict(self.options), "seed": self.seed, "limit": self.limit,
-                "cell_id": self.cell_id}
+                "numerics": dict(self.numerics), "cell_id": self.cell_id}
 
 
 def cells(suite: Suite) -> list[Cell]:
     options = tuple(sorted(suite.attack_options.items()))
-    return [Cell(m, d, suite.scale, suite.attack_name, b, options, suite.seed, suite.limit)
+    numerics = tuple(item for item in (("amp", suite.amp), ("tf32", suite.tf32)) if item[1] not in (None, "none", False))
+    return [Cell(m, d, suite.scale, suite.attack_name, b, options, suite.seed, suite.limit, numerics)
             for m in suite.models for d in suite.datasets for b in suite.budgets()]

@@ -63,3 +63,15 @@ def test_options_recorded_in_rows_and_manifest(cli, tmp_path):
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["speed_options"] == expected and manifest["suite"]["channels_last"] is True
     assert manifest["executor"] == "local" and manifest["shard"] is None
+
+
+def test_inexact_numerics_get_their_own_cells_exact_options_do_not():
+    """bf16/tf32 change results, so resuming with them must not mix rows with float32 cells."""
+    from srbench.suite import Suite, cells
+
+    base = [c.cell_id for c in cells(Suite(models=["bicubic"], alphas=[1, 2]))]
+    assert [c.cell_id for c in cells(Suite(models=["bicubic"], alphas=[1, 2], channels_last=True, compile=True))] == base
+    for inexact in ({"amp": "bf16"}, {"tf32": True}):
+        ids = [c.cell_id for c in cells(Suite(models=["bicubic"], alphas=[1, 2], **inexact))]
+        assert not set(ids) & set(base)
+    assert [c.cell_id for c in cells(Suite(models=["bicubic"], alphas=[1, 2], amp="none"))] == base
