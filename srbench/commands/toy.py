@@ -20,6 +20,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="torch threads per process (default 1: the MLPs are small, extra threads mostly add contention)")
     p.add_argument("--estimators", default=None,
                    help="comma-separated subset of erratic-det,robust-det,erratic-stoch,robust-stoch")
+    p.add_argument("--lambda-r", type=float, default=None, dest="lambda_r",
+                   help="weight of Eq. 7's R~ for the robust estimators (default 0.1, the paper's value)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --ckpt-dir")
     p.add_argument("--ckpt-dir", default=None,
                    help="checkpoint folder (default results/runs/toy-checkpoints; quick: <out>/checkpoints)")
@@ -38,6 +40,10 @@ def main(args) -> int:
     kw = {"device": resolve_device(args.device)}
     if args.steps is not None:
         kw["steps"] = args.steps
+    if args.lambda_r is not None:
+        if args.lambda_r < 0:
+            raise UserError(f"--lambda-r must be >= 0, got {args.lambda_r}")
+        kw["lambda_r"] = args.lambda_r
     if args.estimators:
         kw["estimators"] = tuple(e.strip() for e in args.estimators.split(",") if e.strip())
     cfg = (quick_config if args.quick else full_config)(args.seed, **kw)
