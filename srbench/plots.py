@@ -1,27 +1,19 @@
 """Figures. Fig. 7 style: adversarial output and input PSNR against alpha (Choi et al. 2019)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from srbench.errors import UserError
+from srbench.store import atomic_path
 
 
 def save_figure(fig, output: str | Path) -> None:
     """Write atomically: a crash never leaves a broken image behind."""
     output = Path(output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, suffix=output.suffix or ".png")
-    os.close(fd)
-    try:
+    with atomic_path(output) as tmp:
         fig.savefig(tmp, dpi=130, bbox_inches="tight", format=(output.suffix.lstrip(".") or "png"))
-        os.replace(tmp, output)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def fig7(table: pd.DataFrame, output: str | Path) -> Path:

@@ -14,7 +14,6 @@ import hashlib
 import os
 import re
 import shutil
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import torch
 
 from srbench.errors import UserError
 from srbench.registry import import_object
+from srbench.store import atomic_path
 
 HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.(?:pth|pt|safetensors)$")
 
@@ -90,15 +90,8 @@ def hash_matches(path: Path, expected: str | None) -> bool:
 
 def _download_url(url: str, dest: Path) -> None:
     """Stream url to dest through a temporary file, so a broken download never lands."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
-            shutil.copyfileobj(resp, out)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_path(dest) as tmp, open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
+        shutil.copyfileobj(resp, out)
 
 
 def _download_hf(spec: str, dest: Path) -> None:
@@ -107,10 +100,8 @@ def _download_hf(spec: str, dest: Path) -> None:
     parts = spec[len("hf://"):].split("/")
     repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
     got = hf_hub_download(repo_id=repo_id, filename=filename, cache_dir=str(cache_dir() / "hf"))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    shutil.copyfile(got, tmp)
-    os.replace(tmp, dest)
+    with atomic_path(dest) as tmp:
+        shutil.copyfile(got, tmp)
 
 
 def download(source: str, dest: Path) -> None:

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
 from srbench.errors import UserError
+from srbench.store import atomic_path
 
 
 def read_image(path: str | os.PathLike) -> tuple[torch.Tensor, bool]:
@@ -33,17 +32,9 @@ def to_uint8(img: torch.Tensor) -> np.ndarray:
 
 def write_image(img: torch.Tensor, path: str | os.PathLike) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arr = to_uint8(img)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).save(tmp, format="PNG")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def quantize(img: torch.Tensor) -> torch.Tensor:

@@ -42,6 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from srbench.store import atomic_path
+
 __all__ = ["GANConfig", "GANTrainer"]
 
 
@@ -235,11 +237,8 @@ class GANTrainer:
 
     def save(self, path: str | os.PathLike) -> None:
         """Atomic write (temporary file + rename) of the full training state."""
-        path = os.fspath(path)
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        tmp = path + ".part"
-        torch.save(self.state_dict(), tmp)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            torch.save(self.state_dict(), tmp)
 
     def load(self, path: str | os.PathLike) -> "GANTrainer":
         state = torch.load(os.fspath(path), map_location=self.device, weights_only=True)
