@@ -93,19 +93,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-class NullProgress:
-    """The progress interface execute_unit uses; silent."""
-
-    def task(self, description: str, total: int):
-        return None
-
-    def update(self, task, **kwargs):
-        pass
-
-    def log(self, message: str):
-        pass
-
-
 class Worker:
     """Per-process state reused across units: the last model loaded and its evaluators."""
 
@@ -148,10 +135,10 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
                  ) -> dict[str, list[dict]]:
     """Evaluate the cells of ``unit``; return {cell_id: rows}. ``on_cell`` is called as each cell finishes."""
     from srbench.models import resolve_device
-    from srbench.runner import environment
+    from srbench.runner import Progress, environment
 
     worker = worker or Worker()
-    progress = progress or NullProgress()
+    progress = progress or Progress(quiet=True)  # silent: Ray workers report through the driver
     device = resolve_device(suite.device)
     env = env or environment(device)
     speed = SpeedOptions.from_suite(suite)
