@@ -22,6 +22,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help="comma-separated subset of erratic-det,robust-det,erratic-stoch,robust-stoch")
     p.add_argument("--lambda-r", type=float, default=None, dest="lambda_r",
                    help="weight of Eq. 7's R~ for the robust estimators (default 0.1, the paper's value)")
+    p.add_argument("--robust-scale", choices=["per-eps2", "raw"], default=None, dest="robust_scale",
+                   help="what --lambda-r multiplies: R~/eps^2 (default; the paper's picture) or raw R~ "
+                        "(Eq. 7 as written, inert at eps 1e-3); see docs/toy.md")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --ckpt-dir")
     p.add_argument("--ckpt-dir", default=None,
                    help="checkpoint folder (default results/runs/toy-checkpoints; quick: <out>/checkpoints)")
@@ -44,6 +47,8 @@ def main(args) -> int:
         if args.lambda_r < 0:
             raise UserError(f"--lambda-r must be >= 0, got {args.lambda_r}")
         kw["lambda_r"] = args.lambda_r
+    if args.robust_scale is not None:
+        kw["robust_scale"] = args.robust_scale
     if args.estimators:
         kw["estimators"] = tuple(e.strip() for e in args.estimators.split(",") if e.strip())
     cfg = (quick_config if args.quick else full_config)(args.seed, **kw)

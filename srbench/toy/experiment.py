@@ -28,7 +28,7 @@ from srbench.toy.networks import MLP, ToyGenerator, consistency
 from srbench.train.gan import GANConfig, GANTrainer
 from srbench.train.robustness import AdamL2Attack
 
-__all__ = ["ToyConfig", "LEARNED", "run_toy", "quick_config", "full_config"]
+__all__ = ["ToyConfig", "LEARNED", "ROBUST_SCALES", "run_toy", "quick_config", "full_config"]
 
 # name -> (stochastic, uses the robustness term)
 LEARNED = {
@@ -37,6 +37,9 @@ LEARNED = {
     "erratic-stoch": (True, False),
     "robust-stoch": (True, True),
 }
+
+# robust_scale -> what lambda_r multiplies in the generator loss
+ROBUST_SCALES = {"per-eps2": "R~/eps^2", "raw": "R~"}
 
 # fixed offsets so that evaluation draws never depend on training draws
 _PR_SEED, _ROB_SEED, _PANEL_SEED = 1_000_003, 2_000_003, 3_000_003
@@ -59,6 +62,10 @@ class ToyConfig:
     betas: tuple[float, float] = (0.0, 0.9)
     r1_gamma: float = 10.0
     lambda_r: float = 0.1
+    # what lambda_r multiplies in the generator loss: "per-eps2" = R~ / eps^2 (the squared ratio of
+    # output to input change, independent of the budget's size), "raw" = R~ as written in Eq. 7.
+    # The raw term is ~1e-6 here and changes nothing; see docs/toy.md, "Scale of the robustness term".
+    robust_scale: str = "per-eps2"
     eps: float = 1e-3
     attack_steps: int = 4
     attack_lr: float = 1e-4
@@ -82,11 +89,17 @@ class ToyConfig:
     def attack(self) -> AdamL2Attack:
         return AdamL2Attack(eps=self.eps, steps=self.attack_steps, lr=self.attack_lr, n_seeds=self.n_seeds)
 
+    def train_lambda(self) -> float:
+        """The weight of the trainer's (raw) R~ term that realises lambda_r under robust_scale."""
+        if self.robust_scale not in ROBUST_SCALES:
+            raise UserError(f"unknown robust scale {self.robust_scale!r}; choose from {list(ROBUST_SCALES)}")
+        return self.lambda_r / self.eps ** 2 if self.robust_scale == "per-eps2" else self.lambda_r
+
     def gan_config(self, name: str) -> GANConfig:
         stochastic, robust = LEARNED[name]
         return GANConfig(
             steps=self.steps, batch_size=self.batch_size, lr_g=self.lr, lr_d=self.lr, betas=tuple(self.betas),
-            r1_gamma=self.r1_gamma, lambda_r=self.lambda_r if robust else 0.0, robust_every=1,
+            r1_gamma=self.r1_gamma, lambda_r=self.train_lambda() if robust else 0.0, robust_every=1,
             robust_batch_size=(self.robust_batch_stoch if stochastic else self.robust_batch_det) if robust else None,
             seed=self.seed, val_every=self.val_every, ckpt_every=self.ckpt_every, log_every=100)
 
@@ -173,7 +186,7 @@ def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume
     t_start = time.perf_counter()
     dev = cfg.device
     data = ToyData.make(cfg.seed, cfg.n_train, cfg.n_val, device=dev)
-    stochastic, _ = LEARNED[name]
+    stochastic, robust = LEARNED[name]
     torch.manual_seed(cfg.seed)  # the same initialisation for the erratic/robust pair
     G = ToyGenerator(stochastic, cfg.width, cfg.depth)
     D = MLP(2, 1, cfg.width, cfg.depth)
@@ -209,7 +222,8 @@ def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume
     res = evaluate(trainer.estimator, sample_z, data, cfg)
     sup, smp = panel_data(trainer.estimator, sample_z, "disk", cfg.seed, dev)
     return {
-        "name": name, "family": "learned", "stochastic": stochastic, "lambda_r": gcfg.lambda_r,
+        "name": name, "family": "learned", "stochastic": stochastic, "lambda_r": cfg.lambda_r if robust else 0.0,
+        "robust_term": ROBUST_SCALES[cfg.robust_scale] if robust else "",
         "steps": trainer.step, **res, "train_s": train_s, "resumed": resumed,
         "history": trainer.history, "support": sup, "samples": smp,
     }
@@ -266,6 +280,7 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
         raise UserError(f"unknown toy estimator(s) {unknown}; choose from {list(LEARNED)}")
     if cfg.steps < 1:
         raise UserError(f"--steps must be >= 1, got {cfg.steps}")
+    cfg.train_lambda()  # validates robust_scale before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-COLUMNS = ["estimator", "family", "stochastic", "lambda_R", "steps", "precision", "recall", "robustness_sqrtR"]
+COLUMNS = ["estimator", "family", "stochastic", "lambda_R", "robust_term", "steps", "precision", "recall", "robustness_sqrtR"]
 
 
 def summary_rows(rows: list[dict]) -> list[dict]:
@@ -14,6 +14,7 @@ def summary_rows(rows: list[dict]) -> list[dict]:
         out.append({
             "estimator": r["name"], "family": r["family"], "stochastic": bool(r["stochastic"]),
             "lambda_R": "" if r.get("lambda_r") is None else r["lambda_r"],
+            "robust_term": r.get("robust_term", ""),
             "steps": "" if r.get("steps") is None else int(r["steps"]),
             "precision": round(float(r["precision"]), 4), "recall": round(float(r["recall"]), 4),
             "robustness_sqrtR": float(f"{r['robustness']:.4g}"),
@@ -34,7 +35,8 @@ def write_tables(rows: list[dict], out: Path) -> pd.DataFrame:
     df.to_csv(out / "table.csv", index=False)
     note = ("precision/recall: k = 5, 1000 outputs (one seed per input) vs 1000 data points, raw 2-D; "
             "robustness_sqrtR: sqrt of Eq. 7's R~ (Adam L2 attack, 4 steps, lr 1e-4, eps 1e-3, "
-            "50 seeds for stochastic models), lower is more robust.\n\n")
+            "50 seeds for stochastic models), lower is more robust; robust_term: what lambda_R multiplies in "
+            "the generator loss (R~/eps^2 or R~, docs/toy.md).\n\n")
     (out / "table.md").write_text(note + _markdown(df))
     return df
 
