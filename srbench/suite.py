@@ -170,7 +170,29 @@ def read_suite_file(spec: str) -> dict[str, Any]:
         raise UserError(f"suite {spec} is not valid YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(raw, dict):
         raise UserError(f"suite {spec} must be a YAML mapping of keys ({', '.join(sorted(SUITE_KEYS))})")
-    return raw
+    return anchor_paths(raw, path.parent) if path.is_file() else raw
+
+
+def _anchor(value: Any, base: Path) -> Any:
+    """A relative local path (plain or ``file:``) re-rooted at base; anything else unchanged."""
+    if not isinstance(value, str) or value.startswith("hf:") or "://" in value:
+        return value
+    prefix, rest = ("file:", value[len("file:"):]) if value.startswith("file:") else ("", value)
+    p = Path(rest).expanduser()
+    return value if p.is_absolute() else prefix + str(base / p)
+
+
+def anchor_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Paths in a suite file (``file:`` models, ``weights`` files) are relative to the file, not the cwd.
+
+    Why: a suite that ships next to its checkpoints must run from any working directory.
+    """
+    out = dict(raw)
+    if "models" in raw:
+        out["models"] = [m if not _is_model_spec(m) else _anchor(m, base) for m in _as_list(raw["models"])]
+    if isinstance(raw.get("weights"), dict):
+        out["weights"] = {k: _anchor(v, base) for k, v in raw["weights"].items()}
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

@@ -179,3 +179,24 @@ def test_hf_spec_downloads_into_the_srbench_cache(ckpts, monkeypatch):
     model = srbench.load_model("hf:org/repo/weights/4x-compact.pth@v1", device="cpu")
     assert model.name == "4x-compact" and model.scale == 4
     assert calls == [("org/repo", "weights/4x-compact.pth", "v1", str(cache_dir() / "hf"))]
+
+
+def test_paths_in_a_suite_file_are_relative_to_the_file(ckpts, tmp_path, cli):
+    """A suite that sits next to its checkpoint runs from any working directory."""
+    from srbench.suite import anchor_paths, read_suite_file
+
+    suite = ckpts / "local.yaml"
+    suite.write_text("name: local\nmodels: [file:4x-compact.pth, bicubic]\ndatasets: [demo]\nlimit: 1\n"
+                     "attack: {name: ifgsm, steps: 2}\nalphas: [2]\n")
+    raw = read_suite_file(str(suite))
+    assert raw["models"] == [f"file:{ckpts / '4x-compact.pth'}", "bicubic"]
+    anchored = anchor_paths({"models": "file:/abs/m.pth,hf:o/r/m.pth", "weights": {
+        "a": "w.pth", "b": "/abs/w.pth", "c": "https://host/w.pth", "d": "hf:o/r/w.pth", "e": "file:sub/w.pth"}},
+        tmp_path)
+    assert anchored["models"] == ["file:/abs/m.pth", "hf:o/r/m.pth"]
+    assert anchored["weights"] == {"a": str(tmp_path / "w.pth"), "b": "/abs/w.pth", "c": "https://host/w.pth",
+                                   "d": "hf:o/r/w.pth", "e": f"file:{tmp_path / 'sub/w.pth'}"}
+    res = cli("run", str(suite), "--out", "out", "--quiet", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    manifest = json.loads((tmp_path / "out/manifest.json").read_text())
+    assert manifest["suite"]["weights"]["4x-compact"] == f"file:{(ckpts / '4x-compact.pth').resolve()}"
