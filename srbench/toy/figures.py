@@ -36,12 +36,11 @@ def plot_panels(rows: list[dict], path: Path, domain: str = "disk", individual_d
     n = len(rows)
     cols = min(3, n)
     nrows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 3.4 * nrows), squeeze=False)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 3.5 * nrows), squeeze=False, layout="constrained")
     for ax in axes.ravel()[n:]:
         ax.axis("off")
     for ax, r in zip(axes.ravel(), rows):
         _panel(ax, r, domain)
-    fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
     if individual_dir is not None:
