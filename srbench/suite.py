@@ -156,21 +156,21 @@ def suites_dir():
 def read_suite_file(spec: str) -> dict[str, Any]:
     """Read a suite by path, or by the name of a packaged suite (``quickstart``, ``fig7``...)."""
     path = Path(spec)
-    if not path.is_file():
-        packaged = suites_dir() / f"{spec.removesuffix('.yaml')}.yaml"
+    if path.is_file():
+        text, base = path.read_text(), path.parent  # relative paths inside are relative to the file
+    else:
+        packaged = suites_dir() / f"{spec.removesuffix('.yaml')}.yaml"  # may be a non-Path Traversable
         if not packaged.is_file():
             names = sorted(p.name.removesuffix(".yaml") for p in suites_dir().iterdir() if p.name.endswith(".yaml"))
             raise UserError(f"suite {spec!r} is neither a file nor a packaged suite ({', '.join(names)})")
-        text = packaged.read_text()
-    else:
-        text = path.read_text()
+        text, base = packaged.read_text(), None
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise UserError(f"suite {spec} is not valid YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(raw, dict):
         raise UserError(f"suite {spec} must be a YAML mapping of keys ({', '.join(sorted(SUITE_KEYS))})")
-    return anchor_paths(raw, path.parent) if path.is_file() else raw
+    return raw if base is None else anchor_paths(raw, base)
 
 
 def _anchor(value: Any, base: Path) -> Any:

@@ -83,6 +83,10 @@ class ToyConfig:
     quick: bool = False
     device: str = "cpu"
 
+    def __post_init__(self):
+        if self.robust_scale not in ROBUST_SCALES:
+            raise UserError(f"unknown robust scale {self.robust_scale!r}; choose from {list(ROBUST_SCALES)}")
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
@@ -91,8 +95,6 @@ class ToyConfig:
 
     def train_lambda(self) -> float:
         """The weight of the trainer's (raw) R~ term that realises lambda_r under robust_scale."""
-        if self.robust_scale not in ROBUST_SCALES:
-            raise UserError(f"unknown robust scale {self.robust_scale!r}; choose from {list(ROBUST_SCALES)}")
         return self.lambda_r / self.eps ** 2 if self.robust_scale == "per-eps2" else self.lambda_r
 
     def gan_config(self, name: str) -> GANConfig:
@@ -280,7 +282,6 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
         raise UserError(f"unknown toy estimator(s) {unknown}; choose from {list(LEARNED)}")
     if cfg.steps < 1:
         raise UserError(f"--steps must be >= 1, got {cfg.steps}")
-    cfg.train_lambda()  # validates robust_scale before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
