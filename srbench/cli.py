@@ -2,8 +2,9 @@
 
 Each subcommand is a module ``srbench/commands/<name>.py`` with ``add_parser``
 (declares its arguments) and ``main(args)`` (calls the API, prints). Errors
-the user can fix (:class:`srbench.errors.UserError`) become one line on
-stderr and exit code 2; Ctrl-C exits 130 without a traceback.
+the user can fix (:class:`srbench.errors.UserError`, and OS errors about a
+named path: unwritable output, missing folder) become one line on stderr and
+exit code 2; Ctrl-C exits 130 without a traceback.
 """
 from __future__ import annotations
 
@@ -46,6 +47,13 @@ def main(argv: list[str] | None = None) -> int:
         return args._main(args) or 0
     except UserError as exc:
         print(f"srbench: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        # a path the user gave (or its folder) cannot be read or written: say which, no traceback
+        print(f"srbench: error: {exc.filename}: {exc.strerror or exc}; check the path and its permissions",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("srbench: interrupted; finished cells are kept, re-run the same command to resume", file=sys.stderr)

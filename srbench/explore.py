@@ -38,6 +38,7 @@ import torch
 from srbench.attacks.adam_l2 import eps_for_input_psnr
 from srbench.errors import UserError
 from srbench.restorer import Restorer
+from srbench.store import atomic_path, atomic_write_text
 
 __all__ = ["explore", "ExploreResult", "pairwise_rmse", "consistency", "contact_sheet", "write_exploration"]
 
@@ -224,10 +225,8 @@ def contact_sheet(result: ExploreResult, y: torch.Tensor, path: str | Path, cols
         tile = _label(Image.fromarray(to_uint8(img)), text)
         sheet.paste(tile, (pad + (i % cols) * (w + pad), pad + (i // cols) * (h + pad)))
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.png")
-    sheet.save(tmp, format="PNG")
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
     return path
 
 
@@ -244,9 +243,7 @@ def write_exploration(result: ExploreResult, y: torch.Tensor, out_dir: str | Pat
             write_image(result.inputs[k], out_dir / f"input_{k:02d}.png")
     contact_sheet(result, y, out_dir / "contact_sheet.png")
     summary = {**(extra or {}), **result.summary()}
-    tmp = out_dir / "summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=1, default=_json_default) + "\n")
-    tmp.replace(out_dir / "summary.json")
+    atomic_write_text(out_dir / "summary.json", json.dumps(summary, indent=1, default=_json_default) + "\n")
     return summary
 
 

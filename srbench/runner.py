@@ -17,7 +17,7 @@ import torch
 
 import srbench
 from srbench.models import resolve_device
-from srbench.store import RunStore
+from srbench.store import RunStore, writable_dir
 from srbench.suite import Cell, Suite, cells
 
 
@@ -87,7 +87,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
 
     shard = parse_shard(shard) if isinstance(shard, str) else shard
     runner = make_executor(executor, **executor_options) if isinstance(executor, str) else executor
-    store = RunStore(out_dir)
+    store = RunStore(writable_dir(out_dir, "run folder"))
     device = resolve_device(suite.device)
     env = environment(device)
     todo = list(only) if only is not None else pending_cells(suite, store, shard)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from srbench.errors import UserError
 from srbench.leaderboard import GROUP_KEYS, aggregate, find_runs, load_rows
-from srbench.store import atomic_write_text
+from srbench.store import atomic_write_text, writable_dir
 
 # name -> (header, higher is better?, description); columns not listed are shown under their own name
 METRIC_INFO: dict[str, tuple[str, bool | None, str]] = {
@@ -152,8 +152,7 @@ def render_site(runs: Iterable[str | Path] = (), out_dir: str | Path = "site", t
     run_dirs = find_runs(runs)
     df = load_rows(run_dirs)
     table = aggregate(df)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_dir(out_dir, "site folder")
     for sub in ("figures", "runs"):
         if (out / sub).is_dir():
             shutil.rmtree(out / sub)  # a re-render never keeps stale figures or manifests

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from srbench.errors import UserError
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -26,8 +28,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     The temporary name keeps the suffix, for writers that pick a format from it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".part{path.suffix}")
+    make_folder(path.parent, "folder")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".part{path.suffix}")
+    except OSError as exc:
+        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a folder you can write") from None
     os.close(fd)
     try:
         yield Path(tmp)
@@ -42,6 +47,34 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def make_folder(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """mkdir -p with a one-line error that names the culprit (e.g. a file where a folder should be)."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in (path, *path.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a folder" if blocker else (exc.strerror or str(exc))
+        raise UserError(f"cannot write {what} {path}: {reason}; choose a folder you can write") from None
+    return path
+
+
+def writable_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Create the output folder ``path`` and prove it takes files, before any long computation.
+
+    Why: a run that trains or attacks for an hour and then fails to write its results loses
+    them; checking first turns that into a one-line error at start-up.
+    """
+    path = make_folder(path, what)
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".srbench-write-check.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise UserError(f"cannot write {what} {path}: {exc.strerror or exc}; choose a folder you can write") from None
+    return path
 
 
 def _jsonable(value: Any) -> Any:

@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from srbench.errors import UserError
+from srbench.store import atomic_write_text, writable_dir
 
 SUMMARY = "summary.csv"
 
@@ -131,8 +132,7 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Path:
     from srbench.suite import build_suite
 
     t0 = time.perf_counter()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_dir(args.out)
     weights = dict(w.split("=", 1) for w in args.weights)
     suites = attack_suites(args.models, args.datasets, args.scale, args.alphas, args.ifgsm_steps, args.adam_psnr,
                            args.adam_steps, args.n_eot, args.limit, args.data_root, args.device, weights, args.seed)
@@ -150,10 +150,10 @@ def run(args: argparse.Namespace, argv: Sequence[str]) -> Path:
     from srbench.lipschitz import k_report
 
     summary = summarize(rows, perc, args.reference)
-    summary.to_csv(out / SUMMARY, index=False)
-    perc.to_csv(out / "perceptual.csv", index=False)
-    k_report(rows, by=("model", "dataset")).to_csv(out / "lipschitz.csv", index=False)
-    (out / "leaderboard.md").write_text(render(aggregate(rows), "md") + "\n")
+    atomic_write_text(out / SUMMARY, summary.to_csv(index=False))
+    atomic_write_text(out / "perceptual.csv", perc.to_csv(index=False))
+    atomic_write_text(out / "lipschitz.csv", k_report(rows, by=("model", "dataset")).to_csv(index=False))
+    atomic_write_text(out / "leaderboard.md", render(aggregate(rows), "md") + "\n")
     plot_tradeoff(summary, out / "tradeoff.png")
     wall = time.perf_counter() - t0
     _write_readme(out, argv, summary, wall, t_attacks, args)
@@ -194,7 +194,7 @@ Redraw the figure: `srbench plot tradeoff {out} -o {out}/tradeoff.png`.
   `leaderboard.md`.
 - `*-noisy` datasets: bicubic x{args.scale} + Gaussian noise of sigma 10/255 (`srbench/data/noisy.py`).
 """
-    (out / "README.md").write_text(text)
+    atomic_write_text(out / "README.md", text)
 
 
 def build_parser() -> argparse.ArgumentParser:

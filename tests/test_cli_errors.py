@@ -71,3 +71,24 @@ def test_bad_suite_reports_every_problem(cli, tmp_path):
     (tmp_path / "bad.yaml").write_text("models: [esrgna]\ndatasets: [set5]\nalphas: [-1]\ncolour: red\n")
     result = cli("run", "bad.yaml", "--quiet", cwd=tmp_path)
     _assert_one_line_error(result, "unknown key 'colour'", "unknown model 'esrgna'", "alpha must be")
+
+
+def test_unwritable_outputs_fail_first_in_one_line(cli, tmp_path):
+    """An output path under a file (a folder cannot be made there): every writer says which path
+    is wrong, before any long computation and without a traceback."""
+    (tmp_path / "afile").write_text("not a folder")
+    run = ["run", "--models", "bicubic", "--datasets", "demo", "--attack", "none", "--limit", "1", "--quiet"]
+    _assert_one_line_error(cli(*run, "--out", "afile/run", cwd=tmp_path), "run folder afile/run", "afile is a file")
+    _assert_one_line_error(cli("toy", "--quick", "--out", "afile/toy", cwd=tmp_path), "output folder afile/toy")
+    _assert_one_line_error(cli("toy", "--quick", "--out", "toy", "--ckpt-dir", "afile/ckpt", cwd=tmp_path),
+                           "checkpoint folder afile/ckpt")
+    assert not (tmp_path / "toy" / "table.csv").exists()
+
+    assert cli(*run, "--out", "ok", cwd=tmp_path).returncode == 0
+    _assert_one_line_error(cli("leaderboard", "ok", "--format", "csv", "--out", "afile/lb.csv", cwd=tmp_path),
+                           "folder afile", "is a file, not a folder")
+    _assert_one_line_error(cli("leaderboard", "ok", "--format", "html", "--out", "afile/site", cwd=tmp_path),
+                           "site folder afile/site")
+    write_image(skimage_image("chelsea")[:, :16, :16], tmp_path / "lr.png")
+    _assert_one_line_error(cli("explore", "--model", "bicubic", "--image", "lr.png", "--output", "afile/e",
+                               cwd=tmp_path), "output folder afile/e")

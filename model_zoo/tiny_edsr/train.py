@@ -18,6 +18,7 @@ import torch
 from srbench.data import bicubic_lr, mod_crop
 from srbench.data.demo import DEMO_IMAGES, skimage_image
 from srbench.models import get_card
+from srbench.store import atomic_path
 from srbench.zoo import sha256_of
 
 TRAIN_IMAGES = ("immunohistochemistry", "hubble_deep_field", "retina", "camera", "coins", "moon",
@@ -69,8 +70,8 @@ def train(steps: int, out: Path) -> None:
         sched.step()
         if step % 250 == 0:
             print(f"step {step} L1 {loss.item():.4f} ({time.time() - t0:.0f} s)", flush=True)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"params": net.state_dict()}, out)
+    with atomic_path(out) as tmp:
+        torch.save({"params": net.state_dict()}, tmp)
     print(f"wrote {out} sha256 {sha256_of(out)}")
 
 

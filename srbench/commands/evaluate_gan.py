@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from srbench.errors import UserError
+from srbench.store import atomic_write_text, writable_dir
 
 
 def add_parser(sub):
@@ -41,6 +42,9 @@ def main(args):
     for key in ("n_images", "samples", "seeds"):
         if getattr(args, key) < 1:
             raise UserError(f"--{key.replace('_', '-')} must be >= 1")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        writable_dir(out.parent, "the folder of --out")  # fail now, not after the evaluation
     if args.config:
         from srbench.gan.config import load_config
 
@@ -58,9 +62,7 @@ def main(args):
                                 input_psnr=args.input_psnr, seed=args.seed, device=resolve_device(args.device))
     table = render(rows, args.format)
     print(table)
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(table + "\n")
-        Path(str(out) + ".json").write_text(json.dumps(rows, indent=1, default=str))
+    if out is not None:
+        atomic_write_text(out, table + "\n")
+        atomic_write_text(str(out) + ".json", json.dumps(rows, indent=1, default=str))
     return 0

@@ -35,6 +35,7 @@ def main(args):
     from srbench.errors import UserError
     from srbench.explore import explore, write_exploration
     from srbench.models import load_model
+    from srbench.store import writable_dir
 
     if args.n < 2:
         raise UserError(f"--n must be >= 2, got {args.n}")
@@ -51,9 +52,9 @@ def main(args):
         top, left = (h - args.crop) // 2, (w - args.crop) // 2
         y = y[:, top:top + args.crop, left:left + args.crop]
     y = y.to(restorer.device)
+    out = writable_dir(args.output or f"results/explore/{restorer.name}_{path.stem}")  # fail before the search
     result = explore(restorer, y, n=args.n, min_input_psnr=args.min_input_psnr, steps=args.steps, lr=args.lr,
                      restarts=args.restarts, seed=args.seed, degradation=args.degradation)
-    out = Path(args.output or f"results/explore/{restorer.name}_{path.stem}")
     extra = {"command": "srbench explore " + " ".join(_argv(args)), "image": str(path), "measurement_hw": list(y.shape[-2:])}
     summary = write_exploration(result, y.cpu(), out, extra)
     s = result.stats

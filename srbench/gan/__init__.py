@@ -50,7 +50,9 @@ def export_weights(ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
     state = torch.load(os.fspath(ckpt), map_location="cpu", weights_only=True)
     small = {"params": {k: v.clone() for k, v in state["params"].items()}, "arch": state["arch"],
              "step": state["step"], "config": state.get("config")}
+    from srbench.store import atomic_path
+
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(small, out)
+    with atomic_path(out) as tmp:
+        torch.save(small, tmp)
     return out

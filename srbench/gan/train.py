@@ -31,6 +31,7 @@ from srbench.gan.config import variant_config
 from srbench.gan.data import ImageData, load_data
 from srbench.gan.metrics import gan_metrics
 from srbench.models import resolve_device
+from srbench.store import atomic_write_text, writable_dir
 from srbench.train import AdamL2Attack, GANConfig, GANTrainer
 
 
@@ -112,19 +113,17 @@ def train_variant(cfg: dict, variant: str, *, out: str | Path | None = None, dev
     vcfg = variant_config(cfg, variant)
     if steps is not None:
         vcfg["train"]["steps"] = int(steps)
-    out_dir = Path(out or cfg["out"]) / variant
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = writable_dir(Path(out or cfg["out"]) / variant)
     dev = resolve_device(device if device != "auto" else cfg.get("device", "auto"))
     trainer = build(vcfg, out_dir, device=str(dev), progress=progress)
     resumed = trainer.maybe_resume() if resume else False
-    (out_dir / "config.yaml").write_text(yaml.safe_dump(vcfg, sort_keys=False))
+    atomic_write_text(out_dir / "config.yaml", yaml.safe_dump(vcfg, sort_keys=False))
     t0 = time.perf_counter()
     start = trainer.step
     trainer.train(until=until)
     wall = time.perf_counter() - t0
-    with open(out_dir / "history.jsonl", "w") as fh:
-        for row in trainer.history:
-            fh.write(json.dumps(row, default=_json_default) + "\n")
+    atomic_write_text(out_dir / "history.jsonl",
+                      "".join(json.dumps(row, default=_json_default) + "\n" for row in trainer.history))
     vals = [h for h in trainer.history if h.get("val")]
     summary = {"name": cfg["name"], "variant": variant, "step": trainer.step, "resumed": resumed,
                "steps_this_call": trainer.step - start, "wall_s_this_call": wall,
@@ -133,5 +132,5 @@ def train_variant(cfg: dict, variant: str, *, out: str | Path | None = None, dev
                "params_G": sum(p.numel() for p in trainer.G.parameters()),
                "params_D": sum(p.numel() for p in trainer.D.parameters()),
                "last_validation": vals[-1] if vals else None}
-    (out_dir / "metrics.json").write_text(json.dumps(summary, indent=1, default=_json_default))
+    atomic_write_text(out_dir / "metrics.json", json.dumps(summary, indent=1, default=_json_default))
     return summary

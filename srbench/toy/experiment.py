@@ -22,6 +22,7 @@ import torch
 
 from srbench.distribution import precision_recall, w2_1d
 from srbench.errors import UserError
+from srbench.store import atomic_write_text, writable_dir
 from srbench.toy.data import ToyData
 from srbench.toy.estimators import sample_square, sine_estimator, zigzag_estimator, zigzag_w2
 from srbench.toy.networks import MLP, ToyGenerator, consistency
@@ -282,8 +283,9 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
         raise UserError(f"unknown toy estimator(s) {unknown}; choose from {list(LEARNED)}")
     if cfg.steps < 1:
         raise UserError(f"--steps must be >= 1, got {cfg.steps}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = writable_dir(out_dir)
+    if ckpt_dir:
+        writable_dir(ckpt_dir, "checkpoint folder")
     t0 = time.perf_counter()
     data = ToyData.make(cfg.seed, cfg.n_train, cfg.n_val, device=cfg.device)
 
@@ -321,7 +323,7 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
         "train_s": {r["name"]: r["train_s"] for r in learned},
         "robust_eval_s": {r["name"]: r.get("robust_eval_s") for r in rows},
     }
-    (out / "run.json").write_text(json.dumps(meta, indent=2))
+    atomic_write_text(out / "run.json", json.dumps(meta, indent=2))
     return {"rows": rows, "w2": w2, "wall_s": wall, "out": str(out), "meta": meta}
 
 

@@ -9,6 +9,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from srbench.plots import save_figure  # noqa: E402
+
 
 def _panel(ax, r: dict, domain: str) -> None:
     if domain == "disk":
@@ -41,14 +43,14 @@ def plot_panels(rows: list[dict], path: Path, domain: str = "disk", individual_d
         ax.axis("off")
     for ax, r in zip(axes.ravel(), rows):
         _panel(ax, r, domain)
-    fig.savefig(path, dpi=130)
+    save_figure(fig, path)
     plt.close(fig)
     if individual_dir is not None:
         for r in rows:
             f, ax = plt.subplots(figsize=(3.4, 3.6))
             _panel(ax, r, domain)
             f.tight_layout()
-            f.savefig(Path(individual_dir) / f"panel_{r['name']}.png", dpi=130)
+            save_figure(f, Path(individual_dir) / f"panel_{r['name']}.png")
             plt.close(f)
 
 
@@ -68,7 +70,7 @@ def plot_w2(w2: list[dict], path: Path) -> None:
     ax.set_title("Appendix C zigzag", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -85,5 +87,5 @@ def plot_training(learned: list[dict], path: Path) -> None:
         ax.set_ylim(-0.02, 1.02)
     axes[1].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=130)
+    save_figure(fig, path)
     plt.close(fig)

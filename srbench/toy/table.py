@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from srbench.store import atomic_write_text
+
 COLUMNS = ["estimator", "family", "stochastic", "lambda_R", "robust_term", "steps", "precision", "recall", "robustness_sqrtR"]
 
 
@@ -32,21 +34,21 @@ def _markdown(df: pd.DataFrame) -> str:
 
 def write_tables(rows: list[dict], out: Path) -> pd.DataFrame:
     df = pd.DataFrame(summary_rows(rows), columns=COLUMNS)
-    df.to_csv(out / "table.csv", index=False)
+    atomic_write_text(out / "table.csv", df.to_csv(index=False))
     note = ("precision/recall: k = 5, 1000 outputs (one seed per input) vs 1000 data points, raw 2-D; "
             "robustness_sqrtR: sqrt of Eq. 7's R~ (Adam L2 attack, 4 steps, lr 1e-4, eps 1e-3, "
             "50 seeds for stochastic models), lower is more robust; robust_term: what lambda_R multiplies in "
             "the generator loss (R~/eps^2 or R~, docs/toy.md).\n\n")
-    (out / "table.md").write_text(note + _markdown(df))
+    atomic_write_text(out / "table.md", note + _markdown(df))
     return df
 
 
 def write_w2(w2: list[dict], out: Path) -> pd.DataFrame:
     df = pd.DataFrame(w2)
-    df.to_csv(out / "zigzag_w2.csv", index=False)
+    atomic_write_text(out / "zigzag_w2.csv", df.to_csv(index=False))
     return df
 
 
 def write_histories(learned: list[dict], out: Path) -> None:
     for r in learned:
-        pd.DataFrame(r["history"]).to_csv(out / f"history_{r['name']}.csv", index=False)
+        atomic_write_text(out / f"history_{r['name']}.csv", pd.DataFrame(r["history"]).to_csv(index=False))
