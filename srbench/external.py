@@ -118,22 +118,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if ext not in EXTENSIONS:
         raise UserError(f"cannot load {path.name}: unsupported file type {ext or '(none)'}; "
                         f"use {', '.join(EXTENSIONS)}")
-    try:
-        if ext == ".safetensors":
-            from safetensors.torch import load_file
+    from srbench.zoo import load_checkpoint_file
 
-            obj: Any = load_file(str(path))
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        text = str(exc)
-        if "weights_only" in text or "Unsupported global" in text or "Unpickler" in text:
-            raise UserError(f"refusing to load {path.name}: it holds pickled Python objects besides tensors, and "
-                            f"srbench only loads checkpoints with weights_only=True (unpickling can run code). "
-                            f"If you trust the file, re-save its state dict (torch.save(model.state_dict(), ...)) "
-                            f"or convert it to .safetensors") from None
-        first = text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
-        raise UserError(f"cannot read checkpoint {path}: {first}") from None
+    obj = load_checkpoint_file(path)
     if isinstance(obj, Mapping):
         for key in ("params_ema", "params", "state_dict", "model", "net_g", "generator"):
             if key in obj and isinstance(obj[key], Mapping):

@@ -157,17 +157,32 @@ def resolve_weights(card: ModelCard, explicit: str | os.PathLike | None = None) 
     )
 
 
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a checkpoint safely and unwrap the common containers and prefixes."""
+def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
+    """What a .pt/.pth/.ckpt/.safetensors file holds, read without running pickled code.
+
+    The one place srbench opens checkpoints: a file that is not a checkpoint, or one that needs
+    arbitrary unpickling, is a one-line error that says what to do.
+    """
+    path = Path(path)
     try:
-        if str(path).endswith(".safetensors"):
+        if path.suffix.lower() == ".safetensors":
             from safetensors.torch import load_file
 
-            obj: Any = load_file(str(path))
-        else:
-            obj = torch.load(path, map_location="cpu", weights_only=True)
+            return load_file(str(path), device=str(map_location))
+        return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise UserError(f"cannot read checkpoint {path}: {str(exc).splitlines()[0]}") from exc
+        if "Unsupported global" in str(exc):
+            raise UserError(f"refusing to load {path.name}: it holds pickled Python objects besides tensors, and "
+                            f"srbench only loads checkpoints with weights_only=True (unpickling can run code). "
+                            f"If you trust the file, re-save its state dict (torch.save(model.state_dict(), ...)) "
+                            f"or convert it to .safetensors") from None
+        raise UserError(f"cannot read checkpoint {path}: not a PyTorch or safetensors checkpoint, or a truncated "
+                        f"one ({exc.__class__.__name__}); check the file or download it again") from None
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Load a checkpoint safely and unwrap the common containers and prefixes."""
+    obj = load_checkpoint_file(path)
     if isinstance(obj, Mapping):
         for key in ("params_ema", "params", "state_dict", "model"):
             if key in obj and isinstance(obj[key], Mapping):

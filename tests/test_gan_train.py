@@ -80,6 +80,22 @@ def test_config_errors(config, tmp_path):
     assert cli(["train", str(config), "--variant", "nope"]) == 2
 
 
+def test_bad_image_folder_and_missing_checkpoint_are_one_line_errors(config, tmp_path, capsys):
+    folder = tmp_path / "imgs"
+    (tmp_path / "fake.pt").write_text("not a checkpoint")
+    assert cli(["evaluate-gan", str(tmp_path / "fake.pt"), "--config", str(config), "--features", "random",
+                "--n-images", "2"]) == 2
+    assert "cannot read checkpoint" in capsys.readouterr().err
+    (folder / "broken.png").write_bytes(b"not a png")
+    assert cli(["train", str(config), "--variant", "erratic-det", "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "cannot read image" in capsys.readouterr().err and not (tmp_path / "o" / "erratic-det" / "ckpt.pt").exists()
+    # the checkpoint path is checked before the (here unreadable) data
+    assert cli(["evaluate-gan", str(tmp_path / "missing.pt"), "--data", str(folder)]) == 2
+    assert "checkpoint not found" in capsys.readouterr().err
+    assert cli(["evaluate-gan", str(folder / "0.png"), "--data", str(folder)]) == 2
+    assert "broken.png" in capsys.readouterr().err
+
+
 def test_paper_configs_load():
     from pathlib import Path
 

@@ -69,7 +69,7 @@ def _tiny(seed=0, **kw):
 
 def test_run_toy_outputs_and_same_seed_same_numbers(tmp_path):
     a = run_toy(_tiny(0), tmp_path / "a", ckpt_dir=str(tmp_path / "ck_a"), progress=False)
-    b = run_toy(_tiny(0), tmp_path / "b", ckpt_dir=str(tmp_path / "ck_b"), progress=False)
+    run_toy(_tiny(0), tmp_path / "b", ckpt_dir=str(tmp_path / "ck_b"), progress=False)
     ta, tb = (tmp_path / "a" / "table.csv").read_text(), (tmp_path / "b" / "table.csv").read_text()
     assert ta == tb
     assert (tmp_path / "a" / "table.md").read_text() == (tmp_path / "b" / "table.md").read_text()
@@ -80,7 +80,7 @@ def test_run_toy_outputs_and_same_seed_same_numbers(tmp_path):
     assert set(LEARNED) <= set(names) and "hand-erratic-a50" in names
     for r in a["rows"]:
         assert 0 <= r["precision"] <= 1 and 0 <= r["recall"] <= 1 and math.isfinite(r["robustness"])
-    c = run_toy(_tiny(1, estimators=("erratic-stoch",)), tmp_path / "c", ckpt_dir=str(tmp_path / "ck_c"),
+    run_toy(_tiny(1, estimators=("erratic-stoch",)), tmp_path / "c", ckpt_dir=str(tmp_path / "ck_c"),
                 progress=False)
     assert (tmp_path / "c" / "table.csv").read_text() != ta
 

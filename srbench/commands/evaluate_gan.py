@@ -45,6 +45,7 @@ def main(args):
     out = Path(args.out) if args.out else None
     if out is not None:
         writable_dir(out.parent, "the folder of --out")  # fail now, not after the evaluation
+    checkpoints = find_checkpoints(args.checkpoints)  # a wrong path fails before the data are read
     if args.config:
         from srbench.gan.config import load_config
 
@@ -57,7 +58,7 @@ def main(args):
     else:
         data = load_data({"folder": args.data, "preprocess": args.preprocess, "size": args.size})
     x = data.fixed_set(args.n_images, seed=args.seed)
-    rows = evaluate_checkpoints(find_checkpoints(args.checkpoints), x, features=args.features,
+    rows = evaluate_checkpoints(checkpoints, x, features=args.features,
                                 n_samples=args.samples, n_seeds=args.seeds, attack_images=args.attack_images,
                                 input_psnr=args.input_psnr, seed=args.seed, device=resolve_device(args.device))
     table = render(rows, args.format)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from srbench.errors import UserError
+
 
 def register_checkpoint(path: str | os.PathLike, name: str | None = None, overwrite: bool = True):
     """Register a local model card for a trainer checkpoint (arch read from the file).
@@ -15,16 +17,14 @@ def register_checkpoint(path: str | os.PathLike, name: str | None = None, overwr
     ``srbench.load_model(name)`` then builds the right U-Net and loads the weights;
     the card's weights point at ``path`` (hash recorded).
     """
-    import torch
-
     from model_zoo.unet_gan.card import card
     from srbench.models import register_model
-    from srbench.zoo import Weights, sha256_of
+    from srbench.zoo import Weights, load_checkpoint_file, sha256_of
 
-    state = torch.load(os.fspath(path), map_location="cpu", weights_only=True)
-    arch = state.get("arch") or {}
+    state = load_checkpoint_file(path)
+    arch = (state.get("arch") if isinstance(state, dict) else None) or {}
     if not arch:
-        raise ValueError(f"{path} has no 'arch' entry; is it a checkpoint written by srbench train?")
+        raise UserError(f"{path} has no 'arch' entry; register_checkpoint takes a ckpt.pt written by srbench train")
     name = name or f"unet-gan-{Path(path).parent.name}"
     c = card(name, arch["degradation"], int(arch["base"]), bool(arch["stochastic"]), int(arch["z_channels"]),
              description=f"U-Net GAN trained by srbench ({Path(path).parent.name}, step {state.get('step')})")
@@ -47,10 +47,14 @@ def export_weights(ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
     """
     import torch
 
-    state = torch.load(os.fspath(ckpt), map_location="cpu", weights_only=True)
-    small = {"params": {k: v.clone() for k, v in state["params"].items()}, "arch": state["arch"],
-             "step": state["step"], "config": state.get("config")}
     from srbench.store import atomic_path
+    from srbench.zoo import load_checkpoint_file
+
+    state = load_checkpoint_file(ckpt)
+    if not isinstance(state, dict) or "arch" not in state or "params" not in state:
+        raise UserError(f"{ckpt} is not a checkpoint written by srbench train (no 'arch'/'params')")
+    small = {"params": {k: v.clone() for k, v in state["params"].items()}, "arch": state["arch"],
+             "step": state.get("step"), "config": state.get("config")}
 
     out = Path(out)
     with atomic_path(out) as tmp:

@@ -123,7 +123,16 @@ def load_folder(root: str | Path, limit: int | None = None) -> list[torch.Tensor
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if limit:
         files = files[:limit]
-    return [_to_uint8_tensor(Image.open(f)) for f in files]
+    return [_read_uint8(f) for f in files]
+
+
+def _read_uint8(path: Path) -> torch.Tensor:
+    try:
+        with Image.open(path) as im:
+            return _to_uint8_tensor(im)
+    except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
+        raise UserError(f"cannot read image {path}: {exc.__class__.__name__}; fix or remove it "
+                        f"from the image folder") from None
 
 
 def load_hf(name: str, split: str = "train", image_key: str = "image", limit: int | None = None,

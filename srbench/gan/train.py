@@ -86,10 +86,11 @@ def build(vcfg: dict, out_dir: str | Path, device: str = "cpu", progress: bool =
         x_val = val_data.fixed_set(int(v["n_images"]), seed=int(v["seed"]))
         vpsnr = float(v["input_psnr"] if v.get("input_psnr") is not None else r["input_psnr"] or 34.0)
 
-        def validate(trainer, step):
+        def validate_heldout(trainer, step):
             return gan_metrics(trainer.G, x_val, deg, n_samples=int(v["n_samples"]),
                                attack_images=int(v["attack_images"]), n_seeds=int(v["n_seeds"]),
                                input_psnr=vpsnr, seed=int(v["seed"]))
+        validate = validate_heldout
     trainer = ImageGANTrainer(
         G, D, train_data.sampler(deg), gc,
         sample_z=G.sample_z if G.stochastic else None,

@@ -43,6 +43,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from srbench.store import atomic_path
+from srbench.zoo import load_checkpoint_file
 
 __all__ = ["GANConfig", "GANTrainer"]
 
@@ -241,7 +242,7 @@ class GANTrainer:
             torch.save(self.state_dict(), tmp)
 
     def load(self, path: str | os.PathLike) -> "GANTrainer":
-        state = torch.load(os.fspath(path), map_location=self.device, weights_only=True)
+        state = load_checkpoint_file(path, map_location=self.device)
         saved = dict(state["config"])
         saved["betas"] = tuple(saved["betas"])
         saved["lr_milestones"] = tuple(saved["lr_milestones"])
