@@ -15,7 +15,9 @@ def main() -> None:
     parts = ["# CLI reference\n",
              "Generated from the argparse definitions by `python docs/gen_cli.py`; "
              "`srbench COMMAND --help` prints the same. Errors you can fix print one line "
-             "`srbench: error: ...` and exit with status 2; Ctrl-C exits 130 and keeps finished cells.\n",
+             "`srbench: error: ...` and exit with status 2; output folders are checked for writing before "
+             "any long work starts, and every result file is written atomically (temporary file, then "
+             "rename). Ctrl-C exits 130 and keeps finished cells.\n",
              "```\n" + parser.format_help() + "```\n"]
     for name, p in sub.choices.items():
         parts.append(f"## srbench {name}\n\n```\n{p.format_help()}```\n")
