@@ -84,6 +84,21 @@ def test_run_toy_outputs_and_same_seed_same_numbers(tmp_path):
                 progress=False)
     assert (tmp_path / "c" / "table.csv").read_text() != ta
 
+    # across seeds: each estimator's runs pooled, duplicates of one seed refused
+    import pandas as pd
+
+    from srbench.toy.table import across_seeds
+
+    summary = across_seeds([tmp_path / "a", tmp_path / "c"]).set_index("estimator")
+    assert summary.loc["erratic-stoch", "n"] == 2 and summary.loc["robust-det", "n"] == 1
+    recalls = [pd.read_csv(tmp_path / d / "table.csv").set_index("estimator").loc["erratic-stoch", "recall"]
+               for d in "ac"]
+    assert summary.loc["erratic-stoch", "recall_mean"] == pytest.approx(sum(recalls) / 2)
+    assert summary.loc["erratic-stoch", "recall_min"] == min(recalls)
+    assert summary.loc["erratic-stoch", "seeds"] == "0,1"
+    with pytest.raises(UserError, match="more than one folder"):
+        across_seeds([tmp_path / "a", tmp_path / "b"])
+
 
 def test_bad_input_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="unknown toy estimator"):

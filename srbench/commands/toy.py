@@ -28,10 +28,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --ckpt-dir")
     p.add_argument("--ckpt-dir", default=None,
                    help="checkpoint folder (default results/runs/toy-checkpoints; quick: <out>/checkpoints)")
+    p.add_argument("--summarize", nargs="+", metavar="DIR",
+                   help="train nothing: print a markdown table of the learned estimators over these output "
+                        "folders (one seed each): mean, sd, range, and in how many seeds P and R exceed 0.9")
     return p
 
 
 def main(args) -> int:
+    if args.summarize:
+        from srbench.toy.table import across_seeds, across_seeds_markdown
+
+        print(across_seeds_markdown(across_seeds(args.summarize)), end="")
+        return 0
     from srbench.toy.experiment import fmt_seconds, full_config, quick_config, resolve_device, table_rows
 
     if args.steps is not None and args.steps < 1:

@@ -52,3 +52,49 @@ def write_w2(w2: list[dict], out: Path) -> pd.DataFrame:
 def write_histories(learned: list[dict], out: Path) -> None:
     for r in learned:
         atomic_write_text(out / f"history_{r['name']}.csv", pd.DataFrame(r["history"]).to_csv(index=False))
+
+
+def across_seeds(folders: list[str | Path]) -> pd.DataFrame:
+    """Learned estimators over several runs (one seed each): mean, sd and range of precision and
+    recall, mean sqrt(R~), and in how many seeds both precision and recall exceed 0.9.
+
+    Why: one GAN run is one draw; whether an estimator meets a threshold is a statement about
+    the distribution over seeds, which this table shows next to the per-seed numbers.
+    """
+    import json
+
+    from srbench.errors import UserError
+
+    frames = []
+    for folder in map(Path, folders):
+        table, run = folder / "table.csv", folder / "run.json"
+        if not (table.is_file() and run.is_file()):
+            raise UserError(f"{folder} is not a toy output folder (needs table.csv and run.json from srbench toy)")
+        df = pd.read_csv(table)
+        df = df[df["family"] == "learned"].assign(seed=json.loads(run.read_text())["seed"], folder=str(folder))
+        frames.append(df)
+    rows = pd.concat(frames, ignore_index=True)
+    dup = rows[rows.duplicated(["estimator", "seed"], keep=False)]
+    if not dup.empty:
+        first = dup.iloc[0]
+        raise UserError(f"{first['estimator']} seed {first['seed']} appears in more than one folder "
+                        f"({', '.join(sorted(set(dup['folder'])))}); give each seed once")
+    out = []
+    for name, g in rows.groupby("estimator", sort=False):
+        out.append({
+            "estimator": name, "seeds": ",".join(str(s) for s in sorted(g["seed"])), "n": len(g),
+            "precision_mean": g["precision"].mean(), "precision_sd": g["precision"].std(ddof=1),
+            "recall_mean": g["recall"].mean(), "recall_sd": g["recall"].std(ddof=1),
+            "recall_min": g["recall"].min(), "recall_max": g["recall"].max(),
+            "sqrtR_mean": g["robustness_sqrtR"].mean(),
+            "p_and_r_above_0.9": f"{int(((g['precision'] > 0.9) & (g['recall'] > 0.9)).sum())}/{len(g)}",
+        })
+    return pd.DataFrame(out)
+
+
+def across_seeds_markdown(df: pd.DataFrame) -> str:
+    shown = df.copy()
+    for c in shown.columns:
+        if c.endswith(("_mean", "_sd", "_min", "_max")):
+            shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else (f"{v:.4g}" if c.startswith("sqrtR") else f"{v:.3f}"))
+    return _markdown(shown)
