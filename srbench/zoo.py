@@ -170,6 +170,8 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.devi
 
             return load_file(str(path), device=str(map_location))
         return torch.load(path, map_location=map_location, weights_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise UserError(f"cannot read checkpoint {path}: {exc.strerror or exc}") from None
     except Exception as exc:
         if "Unsupported global" in str(exc):
             raise UserError(f"refusing to load {path.name}: it holds pickled Python objects besides tensors, and "

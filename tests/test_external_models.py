@@ -137,6 +137,23 @@ def test_unsafe_pickle_is_refused(tmp_path):
         srbench.load_model(f"file:{path}", device="cpu")
 
 
+def test_broken_checkpoint_files_are_told_apart(tmp_path):
+    """Missing, a folder, garbage, empty and truncated files: each one line that says which."""
+    from srbench.zoo import load_checkpoint_file
+
+    good = tmp_path / "4x-good.pth"
+    torch.save(_compact().state_dict(), good)
+    assert set(load_checkpoint_file(good)) == set(_compact().state_dict())
+    (tmp_path / "garbage.pt").write_text("not a checkpoint")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "cut.pth").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    cases = {"missing.pt": "No such file", ".": "Is a directory", "garbage.pt": "not a PyTorch or safetensors",
+             "empty.pt": "not a PyTorch or safetensors", "cut.pth": "or a truncated one"}
+    for name, message in cases.items():
+        with pytest.raises(UserError, match=message):
+            load_checkpoint_file(tmp_path / name)
+
+
 @pytest.mark.parametrize("make, message", [
     (lambda: {"foo.weight": torch.zeros(3, 3)}, "does not recognise this architecture"),
     (lambda: _compact(scale=1).state_dict(), "not super-resolution"),
