@@ -96,6 +96,9 @@ def test_run_toy_outputs_and_same_seed_same_numbers(tmp_path):
     assert summary.loc["erratic-stoch", "recall_mean"] == pytest.approx(sum(recalls) / 2)
     assert summary.loc["erratic-stoch", "recall_min"] == min(recalls)
     assert summary.loc["erratic-stoch", "seeds"] == "0,1"
+    late = [pd.read_csv(tmp_path / d / "history_erratic-stoch.csv").dropna(subset=["recall"]).tail(5)["recall"].mean()
+            for d in "ac"]
+    assert summary.loc["erratic-stoch", "recall_last5_mean"] == pytest.approx(sum(late) / 2)
     with pytest.raises(UserError, match="more than one folder"):
         across_seeds([tmp_path / "a", tmp_path / "b"])
 
