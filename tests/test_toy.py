@@ -170,3 +170,24 @@ def test_resume_refuses_a_checkpoint_of_the_other_scale(tmp_path):
     train_learned("robust-det", _tiny(0, steps=4, robust_scale="raw"), ck, progress=False)
     with pytest.raises(UserError, match="lambda_r"):
         train_learned("robust-det", _tiny(0, steps=8), ck, resume=True, progress=False)
+
+
+def test_slopes_and_dead_units_against_hand_computed_values():
+    from srbench.toy.experiment import dead_units, slopes
+    from srbench.toy.networks import MLP
+
+    y = torch.linspace(-0.9, 0.9, 101)[:, None]
+    s = slopes(sine_estimator(1.0), y, None)
+    analytic = (-y / torch.sqrt(1 - y * y) * torch.sin(y) + torch.sqrt(1 - y * y) * torch.cos(y)).abs().mean()
+    assert s["slope_y"] == pytest.approx(analytic.item(), rel=1e-5) and math.isnan(s["slope_z"])
+
+    mlp = MLP(2, 1, width=8, depth=2)
+    with torch.no_grad():
+        mlp.net[0].weight.fill_(1.0)
+        mlp.net[0].bias.fill_(1.0)   # positive inputs: every first-layer unit is active
+        mlp.net[2].weight.zero_()
+        mlp.net[2].bias.fill_(-1.0)  # the second layer is dead on every input
+    x = torch.rand(50, 2)
+    assert dead_units(mlp, x) == 0.5
+    out = slopes(lambda yy, zz: torch.cat([yy, mlp(torch.cat([yy, zz], 1))], 1), x[:, :1], x[:, 1:])
+    assert out["slope_y"] == 0.0 and out["slope_z"] == 0.0  # a dead layer makes g constant

@@ -149,7 +149,7 @@ def evaluate(fn, sample_z, data: ToyData, cfg: ToyConfig, robustness: bool = Tru
         fake = fn(y, None if sample_z is None else sample_z(y, 1, g))
     assert fake.shape == (y.shape[0], 2), fake.shape
     p, r = precision_recall(real, fake, k=cfg.k)
-    out = {"precision": p, "recall": r}
+    out = {"precision": p, "recall": r, **slopes(fn, y, None if sample_z is None else sample_z(y, 1, g))}
     if robustness:
         gr = torch.Generator(device=dev).manual_seed(cfg.seed + _ROB_SEED)
         yv = data.val[: cfg.n_robust if sample_z is None else cfg.n_robust_stoch, :1]
@@ -157,6 +157,40 @@ def evaluate(fn, sample_z, data: ToyData, cfg: ToyConfig, robustness: bool = Tru
         out["robustness"] = cfg.attack().robustness(fn, yv, sample_z, gr, chunk=256)
         out["robust_eval_s"] = time.perf_counter() - t0
     return out
+
+
+def slopes(fn, y: torch.Tensor, z) -> dict:
+    """Mean |dg/dy| and |dg/dz| of the second output coordinate over the inputs (z: one draw each).
+
+    Why: precision and recall say what the outputs cover, not how; the slopes say whether an
+    estimator spends its variation on the measurement (erratic) or on the seed (stochastic),
+    and a slope of exactly 0 flags a constant estimator.
+    """
+    y = y.detach().clone().requires_grad_(True)
+    zz = z.detach().clone().requires_grad_(True) if isinstance(z, torch.Tensor) else None
+    with torch.enable_grad():
+        g = fn(y, zz)[:, 1]
+        grads = torch.autograd.grad(g.sum(), [y] if zz is None else [y, zz], allow_unused=True)
+    mean_abs = [float("nan") if d is None else d.abs().mean().item() for d in grads]
+    return {"slope_y": mean_abs[0], "slope_z": mean_abs[1] if zz is not None else float("nan")}
+
+
+def dead_units(mlp: torch.nn.Module, x: torch.Tensor) -> float:
+    """Fraction of the hidden ReLU units that are zero on every one of the inputs x.
+
+    Why: a strong robustness term can drive whole layers to zero; such a network is constant and
+    receives no gradient any more, a collapse that precision and recall alone cannot tell apart
+    from a smooth estimator.
+    """
+    alive, total = 0, 0
+    h = x
+    with torch.no_grad():
+        for layer in mlp.net:
+            h = layer(h)
+            if isinstance(layer, torch.nn.ReLU):
+                alive += int((h > 0).any(dim=0).sum())
+                total += h.shape[1]
+    return 1.0 - alive / total
 
 
 def panel_data(fn, sample_z, domain: str, seed: int, dev="cpu", n_support: int = 10_000, n_samples: int = 100):
@@ -222,6 +256,8 @@ def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume
     train_s = trainer.wall_s
     G.eval()
     res = evaluate(trainer.estimator, sample_z, data, cfg)
+    z_pr = G.sample_z(y_pr, 1, torch.Generator(device=dev).manual_seed(cfg.seed + _PR_SEED)) if stochastic else None
+    res["dead_units"] = dead_units(G.mlp, torch.cat([y_pr, torch.zeros_like(y_pr) if z_pr is None else z_pr], dim=1))
     sup, smp = panel_data(trainer.estimator, sample_z, "disk", cfg.seed, dev)
     return {
         "name": name, "family": "learned", "stochastic": stochastic, "lambda_r": cfg.lambda_r if robust else 0.0,

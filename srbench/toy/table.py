@@ -9,7 +9,8 @@ from srbench.store import atomic_write_text
 
 LATE_VALIDATIONS = 5  # validations averaged for the late-training columns of across_seeds (every 1000 steps: 16k-20k)
 
-COLUMNS = ["estimator", "family", "stochastic", "lambda_R", "robust_term", "steps", "precision", "recall", "robustness_sqrtR"]
+COLUMNS = ["estimator", "family", "stochastic", "lambda_R", "robust_term", "steps", "precision", "recall", "robustness_sqrtR",
+           "slope_y", "slope_z", "dead_units"]
 
 
 def summary_rows(rows: list[dict]) -> list[dict]:
@@ -22,8 +23,15 @@ def summary_rows(rows: list[dict]) -> list[dict]:
             "steps": "" if r.get("steps") is None else int(r["steps"]),
             "precision": round(float(r["precision"]), 4), "recall": round(float(r["recall"]), 4),
             "robustness_sqrtR": float(f"{r['robustness']:.4g}"),
+            "slope_y": _sig(r.get("slope_y")), "slope_z": _sig(r.get("slope_z")),
+            "dead_units": "" if r.get("dead_units") is None else round(float(r["dead_units"]), 3),
         })
     return out
+
+
+def _sig(v) -> float | str:
+    """4 significant digits; blank where a quantity does not apply (NaN or absent)."""
+    return "" if v is None or v != v else float(f"{v:.4g}")
 
 
 def _markdown(df: pd.DataFrame) -> str:
@@ -40,7 +48,9 @@ def write_tables(rows: list[dict], out: Path) -> pd.DataFrame:
     note = ("precision/recall: k = 5, 1000 outputs (one seed per input) vs 1000 data points, raw 2-D; "
             "robustness_sqrtR: sqrt of Eq. 7's R~ (Adam L2 attack, 4 steps, lr 1e-4, eps 1e-3, "
             "50 seeds for stochastic models), lower is more robust; robust_term: what lambda_R multiplies in "
-            "the generator loss (R~/eps^2 or R~, docs/toy.md).\n\n")
+            "the generator loss (R~/eps^2 or R~, docs/toy.md); slope_y, slope_z: mean |dg/dy|, |dg/dz| of the "
+            "second coordinate on the same 1000 inputs (0: g ignores it); dead_units: fraction of the "
+            "generator's hidden ReLU units that are zero on all of them (a wholly dead layer makes g constant).\n\n")
     atomic_write_text(out / "table.md", note + _markdown(df))
     return df
 
