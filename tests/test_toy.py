@@ -191,3 +191,29 @@ def test_slopes_and_dead_units_against_hand_computed_values():
     assert dead_units(mlp, x) == 0.5
     out = slopes(lambda yy, zz: torch.cat([yy, mlp(torch.cat([yy, zz], 1))], 1), x[:, :1], x[:, 1:])
     assert out["slope_y"] == 0.0 and out["slope_z"] == 0.0  # a dead layer makes g constant
+
+
+def test_across_seeds_counts_thresholds_and_constant_runs(tmp_path):
+    """Hand-written tables of three seeds: means, the > 0.9 counts and the constant count."""
+    import json
+
+    from srbench.toy.table import COLUMNS, across_seeds
+
+    rows = {  # seed -> (precision, recall, slope_y, slope_z) of robust-stoch
+        0: (0.95, 0.93, 4e-3, 1.5), 1: (0.96, 0.85, 5e-3, 1.6), 2: (1.0, 0.015, 0.0, 0.0)}
+    folders = []
+    for seed, (p, r, sy, sz) in rows.items():
+        d = tmp_path / f"s{seed}"
+        d.mkdir()
+        line = dict.fromkeys(COLUMNS, "")
+        line.update(estimator="robust-stoch", family="learned", stochastic=True, precision=p, recall=r,
+                    robustness_sqrtR=8.4e-4, slope_y=sy, slope_z=sz, dead_units=0.3)
+        (d / "table.csv").write_text(",".join(COLUMNS) + "\n" + ",".join(str(line[c]) for c in COLUMNS) + "\n")
+        (d / "run.json").write_text(json.dumps({"seed": seed}))
+        folders.append(d)
+    out = across_seeds(folders).set_index("estimator").loc["robust-stoch"]
+    assert out["n"] == 3 and out["seeds"] == "0,1,2"
+    assert out["recall_mean"] == pytest.approx((0.93 + 0.85 + 0.015) / 3)
+    assert out["recall_min"] == 0.015 and out["recall_max"] == 0.93
+    assert out["p_and_r_above_0.9"] == "1/3" and out["constant"] == "1/3"
+    assert math.isnan(out["recall_last5_mean"])  # no histories written

@@ -69,7 +69,8 @@ def write_histories(learned: list[dict], out: Path) -> None:
 def across_seeds(folders: list[str | Path]) -> pd.DataFrame:
     """Learned estimators over several runs (one seed each): mean, sd and range of precision and
     recall, mean sqrt(R~), and in how many seeds both precision and recall exceed 0.9, at the end
-    of training and as the mean of the last LATE_VALIDATIONS validations (``*_last5``).
+    of training and as the mean of the last LATE_VALIDATIONS validations (``*_last5``); the mean
+    slopes and in how many seeds the estimator is constant (both slopes below CONSTANT_SLOPE).
 
     Why: one GAN run is one draw; whether an estimator meets a threshold is a statement about
     the distribution over seeds, which this table shows next to the per-seed numbers.
@@ -84,6 +85,9 @@ def across_seeds(folders: list[str | Path]) -> pd.DataFrame:
         if not (table.is_file() and run.is_file()):
             raise UserError(f"{folder} is not a toy output folder (needs table.csv and run.json from srbench toy)")
         df = pd.read_csv(table)
+        for col in ("slope_y", "slope_z", "dead_units"):  # absent in tables written before these columns
+            if col not in df:
+                df[col] = float("nan")
         df = df[df["family"] == "learned"].assign(seed=json.loads(run.read_text())["seed"], folder=str(folder))
         late = [_late_validation(folder / f"history_{name}.csv") for name in df["estimator"]]
         df["precision_last5"] = [p for p, _ in late]
@@ -106,8 +110,19 @@ def across_seeds(folders: list[str | Path]) -> pd.DataFrame:
             "p_and_r_above_0.9": f"{int(((g['precision'] > 0.9) & (g['recall'] > 0.9)).sum())}/{len(g)}",
             "precision_last5_mean": g["precision_last5"].mean(), "recall_last5_mean": g["recall_last5"].mean(),
             "last5_above_0.9": f"{int(((g['precision_last5'] > 0.9) & (g['recall_last5'] > 0.9)).sum())}/{len(g)}",
+            "slope_y_mean": g["slope_y"].mean(), "slope_z_mean": g["slope_z"].mean(),
+            "constant": f"{int(_constant(g).sum())}/{int(g['slope_y'].notna().sum())}",
         })
     return pd.DataFrame(out)
+
+
+CONSTANT_SLOPE = 1e-3  # below this mean |dg/dy| (and |dg/dz|), an estimator counts as constant
+
+
+def _constant(g: pd.DataFrame) -> pd.Series:
+    """Runs whose g is (numerically) constant: collapsed, whatever precision and recall say."""
+    flat_z = g["slope_z"].isna() | (g["slope_z"] < CONSTANT_SLOPE)
+    return (g["slope_y"] < CONSTANT_SLOPE) & flat_z
 
 
 def _late_validation(history: Path, n: int = LATE_VALIDATIONS) -> tuple[float, float]:
@@ -128,5 +143,6 @@ def across_seeds_markdown(df: pd.DataFrame) -> str:
     shown = df.copy()
     for c in shown.columns:
         if c.endswith(("_mean", "_sd", "_min", "_max")):
-            shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else (f"{v:.4g}" if c.startswith("sqrtR") else f"{v:.3f}"))
+            shown[c] = shown[c].map(lambda v, c=c: "" if pd.isna(v) else (f"{v:.3f}" if c.startswith(("precision", "recall"))
+                                                                      else f"{v:.4g}"))
     return _markdown(shown)
