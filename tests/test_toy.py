@@ -87,7 +87,7 @@ def test_run_toy_outputs_and_same_seed_same_numbers(tmp_path):
     # across seeds: each estimator's runs pooled, duplicates of one seed refused
     import pandas as pd
 
-    from srbench.toy.table import across_seeds
+    from srbench.toy.seeds import across_seeds
 
     summary = across_seeds([tmp_path / "a", tmp_path / "c"]).set_index("estimator")
     assert summary.loc["erratic-stoch", "n"] == 2 and summary.loc["robust-det", "n"] == 1
@@ -197,7 +197,8 @@ def test_across_seeds_counts_thresholds_and_constant_runs(tmp_path):
     """Hand-written tables of three seeds: means, the > 0.9 counts and the constant count."""
     import json
 
-    from srbench.toy.table import COLUMNS, across_seeds
+    from srbench.toy.seeds import across_seeds
+    from srbench.toy.table import COLUMNS
 
     rows = {  # seed -> (precision, recall, slope_y, slope_z) of robust-stoch
         0: (0.95, 0.93, 4e-3, 1.5), 1: (0.96, 0.85, 5e-3, 1.6), 2: (1.0, 0.015, 0.0, 0.0)}

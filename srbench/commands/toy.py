@@ -36,7 +36,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def main(args) -> int:
     if args.summarize:
-        from srbench.toy.table import across_seeds, across_seeds_markdown
+        from srbench.toy.seeds import across_seeds, across_seeds_markdown
 
         print(across_seeds_markdown(across_seeds(args.summarize)), end="")
         return 0
