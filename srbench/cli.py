@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in command_names():
         module = importlib.import_module(f"srbench.commands.{name}")
         p = module.add_parser(sub)
-        p.set_defaults(_main=module.main)
+        p.set_defaults(_main=module.main, _interrupted=getattr(module, "INTERRUPTED", None))
     return parser
 
 
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("srbench: interrupted; finished cells are kept, re-run the same command to resume", file=sys.stderr)
+        hint = getattr(args, "_interrupted", None)
+        print(f"srbench: interrupted{'; ' + hint if hint else ''}", file=sys.stderr)
         return 130
 
 

@@ -218,3 +218,18 @@ def test_across_seeds_counts_thresholds_and_constant_runs(tmp_path):
     assert out["recall_min"] == 0.015 and out["recall_max"] == 0.93
     assert out["p_and_r_above_0.9"] == "1/3" and out["constant"] == "1/3"
     assert math.isnan(out["recall_last5_mean"])  # no histories written
+
+
+def test_rerun_continues_from_checkpoints_and_fresh_starts_over(tmp_path):
+    """A second run into the same checkpoint folder resumes (never overwrites finished training);
+    resume=False (--fresh) trains again, with the same numbers."""
+    cfg = _tiny(0, estimators=("erratic-det",))
+    first = run_toy(cfg, tmp_path / "a", ckpt_dir=str(tmp_path / "ck"), progress=False)
+    again = run_toy(cfg, tmp_path / "b", ckpt_dir=str(tmp_path / "ck"), progress=False)
+    fresh = run_toy(cfg, tmp_path / "c", ckpt_dir=str(tmp_path / "ck"), resume=False, progress=False)
+    learned = [next(r for r in res["rows"] if r["name"] == "erratic-det") for res in (first, again, fresh)]
+    assert [r["resumed"] for r in learned] == [False, True, False]
+    tables = [(tmp_path / d / "table.csv").read_text() for d in "abc"]
+    assert tables[0] == tables[1] == tables[2]
+    with pytest.raises(UserError, match="contradict"):
+        _cli(["--fresh", "--resume", "--quick"])

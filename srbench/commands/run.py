@@ -6,6 +6,8 @@ from pathlib import Path
 
 from srbench.errors import UserError
 
+INTERRUPTED = "finished cells are kept; re-run the same command to resume"
+
 ATTACK_FLAGS = {"steps": int, "init": str, "target": str, "n_eot": int, "z_chunk": int,
                 "target_input_psnr": float}
 

@@ -7,6 +7,8 @@ import sys
 
 from srbench.errors import UserError
 
+INTERRUPTED = "checkpoints in --ckpt-dir are kept (every 2000 steps); re-run the same command to continue"
+
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("toy", help="reproduce paper 1's toy study (disk, hand-made and learned estimators)")
@@ -25,7 +27,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--robust-scale", choices=["per-eps2", "raw"], default=None, dest="robust_scale",
                    help="what --lambda-r multiplies: R~/eps^2 (default; the paper's picture) or raw R~ "
                         "(Eq. 7 as written, inert at eps 1e-3); see docs/toy.md")
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --ckpt-dir")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoints in --ckpt-dir (the default except with --quick)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: overwrite the checkpoints of the chosen estimators in --ckpt-dir")
     p.add_argument("--ckpt-dir", default=None,
                    help="checkpoint folder (default results/runs/toy-checkpoints; quick: <out>/checkpoints)")
     p.add_argument("--summarize", nargs="+", metavar="DIR",
@@ -48,6 +53,8 @@ def main(args) -> int:
         raise UserError(f"--jobs must be >= 1, got {args.jobs}")
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be >= 1, got {args.threads}")
+    if args.fresh and args.resume:
+        raise UserError("--fresh (start over) and --resume (continue) contradict each other; give one")
     kw = {"device": resolve_device(args.device)}
     if args.steps is not None:
         kw["steps"] = args.steps
@@ -68,7 +75,9 @@ def main(args) -> int:
     command = "srbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
     from srbench.toy.experiment import run_toy
 
-    res = run_toy(cfg, out, ckpt_dir=ckpt, resume=args.resume, jobs=args.jobs, threads=args.threads,
+    # a --quick smoke run trains afresh each time (its checkpoints are throwaway) unless --resume says otherwise
+    resume = args.resume or not (args.fresh or args.quick)
+    res = run_toy(cfg, out, ckpt_dir=ckpt, resume=resume, jobs=args.jobs, threads=args.threads,
                   progress=sys.stderr.isatty(), command=command)
     print(f"{'estimator':<18} {'precision':>9} {'recall':>7} {'sqrt(R~)':>10}")
     for r in table_rows(res):

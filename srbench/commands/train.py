@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from srbench.errors import UserError
 
+INTERRUPTED = "each variant's checkpoint (OUT/<variant>/ckpt.pt) is kept; re-run the same command to continue"
+
 
 def add_parser(sub):
     p = sub.add_parser("train", help="train the U-Net GAN restorers of paper 1 from a YAML config",

@@ -214,7 +214,7 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume: bool = False,
+def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume: bool = True,
                   progress: bool = True, threads: int | None = None) -> dict:
     """Train one learned estimator and evaluate it. Deterministic given (cfg, device, threads)."""
     if threads:
@@ -249,7 +249,7 @@ def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume
         try:
             resumed = trainer.maybe_resume()
         except ValueError as exc:
-            raise UserError(f"{exc}; delete it or run without --resume") from None
+            raise UserError(f"{exc}; start over with --fresh or use another --ckpt-dir") from None
     if trainer.step == 0:
         trainer.run_validation()  # metrics of the untrained estimator (step 0)
     trainer.train()
@@ -308,9 +308,14 @@ def zigzag_results(cfg: ToyConfig) -> tuple[list[dict], list[dict]]:
     return w2, rows
 
 
-def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None = None, resume: bool = False,
+def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None = None, resume: bool = True,
             jobs: int = 1, threads: int | None = None, progress: bool = True, command: str | None = None) -> dict:
-    """Run the study and write table.md/.csv, figures, histories and run.json into out_dir."""
+    """Run the study and write table.md/.csv, figures, histories and run.json into out_dir.
+
+    With ``ckpt_dir``, each learned estimator continues from its checkpoint there when one exists
+    (``resume=True``, the default, as ``srbench train`` does): re-running a finished or interrupted
+    study never overwrites hours of training. ``resume=False`` (``--fresh``) starts over.
+    """
     from srbench.toy import figures, table
 
     unknown = [e for e in cfg.estimators if e not in LEARNED]
