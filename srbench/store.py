@@ -23,22 +23,24 @@ from srbench.errors import UserError
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
-    Every file srbench writes (cells, images, figures, downloads, checkpoints) goes through
-    this, so a crash or a failed download never leaves a half-written file under the final name.
-    The temporary name keeps the suffix, for writers that pick a format from it.
+    Every file srbench writes (cells, images, figures, tables, downloads, checkpoints) goes
+    through this, so a crash or a failed download never leaves a half-written file under the
+    final name. The temporary name is hidden (leading dot; readers skip such names, in case a
+    killed process leaves one) and keeps the suffix, for writers that pick a format from it.
     """
     path = Path(path)
     make_folder(path.parent, "folder")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".part{path.suffix}")
-    except OSError as exc:
-        raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a folder you can write") from None
-    os.close(fd)
-    try:
+    tmp = None
+    try:  # from creation on, an interrupt (Ctrl-C) removes the temporary file
+        try:
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=f".part{path.suffix}")
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc.strerror or exc}; choose a folder you can write") from None
+        os.close(fd)
         yield Path(tmp)
         os.replace(tmp, path)
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 
@@ -122,6 +124,8 @@ class RunStore:
         if not self.cells_dir.is_dir():
             return
         for path in sorted(self.cells_dir.glob("*.json")):
+            if path.name.startswith("."):  # a temporary file a killed writer left behind, not a cell
+                continue
             yield from read_json(path)["rows"]
 
 
