@@ -132,24 +132,28 @@ def resolve_device(device: str | None) -> str:
 
 
 # -- evaluation -------------------------------------------------------------------------------
-def _pr_inputs(data: ToyData, cfg: ToyConfig):
+def _pr_batch(data: ToyData, cfg: ToyConfig, sample_z):
+    """(real points, inputs, seeds) of the precision/recall evaluation: n_pr validation points,
+    n_pr other validation inputs and one seed per input (None for deterministic estimators),
+    the same draw for validation during training, the final table and the diagnostics."""
     n = cfg.n_pr
     if data.val.shape[0] < 2 * n + 100:
         raise UserError(f"n_val={data.val.shape[0]} too small for n_pr={n}; need at least {2 * n + 100}")
-    return data.val[:n], data.val[n:2 * n, :1]
+    y = data.val[n:2 * n, :1]
+    g = torch.Generator(device=data.val.device).manual_seed(cfg.seed + _PR_SEED)
+    return data.val[:n], y, None if sample_z is None else sample_z(y, 1, g)
 
 
 def evaluate(fn, sample_z, data: ToyData, cfg: ToyConfig, robustness: bool = True) -> dict:
     """Precision/recall (real = n_pr validation points, fake = outputs on n_pr other validation inputs,
     one seed per input) and sqrt(R~) on the first n_robust validation inputs."""
     dev = data.val.device
-    real, y = _pr_inputs(data, cfg)
-    g = torch.Generator(device=dev).manual_seed(cfg.seed + _PR_SEED)
+    real, y, z = _pr_batch(data, cfg, sample_z)
     with torch.no_grad():
-        fake = fn(y, None if sample_z is None else sample_z(y, 1, g))
+        fake = fn(y, z)
     assert fake.shape == (y.shape[0], 2), fake.shape
     p, r = precision_recall(real, fake, k=cfg.k)
-    out = {"precision": p, "recall": r, **slopes(fn, y, None if sample_z is None else sample_z(y, 1, g))}
+    out = {"precision": p, "recall": r, **slopes(fn, y, z)}
     if robustness:
         gr = torch.Generator(device=dev).manual_seed(cfg.seed + _ROB_SEED)
         yv = data.val[: cfg.n_robust if sample_z is None else cfg.n_robust_stoch, :1]
@@ -160,7 +164,7 @@ def evaluate(fn, sample_z, data: ToyData, cfg: ToyConfig, robustness: bool = Tru
 
 
 def slopes(fn, y: torch.Tensor, z) -> dict:
-    """Mean |dg/dy| and |dg/dz| of the second output coordinate over the inputs (z: one draw each).
+    """Mean |dg/dy| and |dg/dz| of the second output coordinate at the inputs y and seeds z.
 
     Why: precision and recall say what the outputs cover, not how; the slopes say whether an
     estimator spends its variation on the measurement (erratic) or on the seed (stochastic),
@@ -227,12 +231,11 @@ def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume
     G = ToyGenerator(stochastic, cfg.width, cfg.depth)
     D = MLP(2, 1, cfg.width, cfg.depth)
     sample_z = G.sample_z if stochastic else None
-    real, y_pr = _pr_inputs(data, cfg)
+    real, y_pr, z_pr = _pr_batch(data, cfg, sample_z)
 
     def validate(trainer: GANTrainer, step: int) -> dict:
-        g = torch.Generator(device=dev).manual_seed(cfg.seed + _PR_SEED)
         with torch.no_grad():
-            fake = trainer.estimator(y_pr, None if sample_z is None else sample_z(y_pr, 1, g))
+            fake = trainer.estimator(y_pr, z_pr)
         p, r = precision_recall(real, fake, k=cfg.k)
         w = w2_1d(real[:, 1].cpu(), fake[:, 1].cpu())
         _log(f"[toy {name}] step {step}/{cfg.steps} precision {p:.3f} recall {r:.3f} W2(x2) {w:.4f} "
@@ -256,7 +259,6 @@ def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume
     train_s = trainer.wall_s
     G.eval()
     res = evaluate(trainer.estimator, sample_z, data, cfg)
-    z_pr = G.sample_z(y_pr, 1, torch.Generator(device=dev).manual_seed(cfg.seed + _PR_SEED)) if stochastic else None
     res["dead_units"] = dead_units(G.mlp, torch.cat([y_pr, torch.zeros_like(y_pr) if z_pr is None else z_pr], dim=1))
     sup, smp = panel_data(trainer.estimator, sample_z, "disk", cfg.seed, dev)
     return {
