@@ -86,6 +86,13 @@ def test_bad_image_folder_and_missing_checkpoint_are_one_line_errors(config, tmp
     assert cli(["evaluate-gan", str(tmp_path / "fake.pt"), "--config", str(config), "--features", "random",
                 "--n-images", "2"]) == 2
     assert "cannot read checkpoint" in capsys.readouterr().err
+    torch.save({"weight": torch.zeros(2)}, tmp_path / "plain.pt")  # a checkpoint, but not a trainer's
+    from srbench.gan import export_weights, register_checkpoint
+
+    for call in (lambda: register_checkpoint(tmp_path / "plain.pt"),
+                 lambda: export_weights(tmp_path / "plain.pt", tmp_path / "x.pt")):
+        with pytest.raises(UserError, match="not a checkpoint written by srbench train"):
+            call()
     (folder / "broken.png").write_bytes(b"not a png")
     assert cli(["train", str(config), "--variant", "erratic-det", "--out", str(tmp_path / "o"), "--quiet"]) == 2
     assert "cannot read image" in capsys.readouterr().err and not (tmp_path / "o" / "erratic-det" / "ckpt.pt").exists()

@@ -11,6 +11,17 @@ from pathlib import Path
 from srbench.errors import UserError
 
 
+def read_trainer_checkpoint(path: str | os.PathLike) -> dict:
+    """The saved state of ``srbench train`` (or its export): a dict with ``arch`` and ``params``;
+    any other file is a one-line error."""
+    from srbench.zoo import load_checkpoint_file
+
+    state = load_checkpoint_file(path)
+    if not isinstance(state, dict) or not state.get("arch") or "params" not in state:
+        raise UserError(f"{path} is not a checkpoint written by srbench train (no 'arch'/'params')")
+    return state
+
+
 def register_checkpoint(path: str | os.PathLike, name: str | None = None, overwrite: bool = True):
     """Register a local model card for a trainer checkpoint (arch read from the file).
 
@@ -19,12 +30,10 @@ def register_checkpoint(path: str | os.PathLike, name: str | None = None, overwr
     """
     from model_zoo.unet_gan.card import card
     from srbench.models import register_model
-    from srbench.zoo import Weights, load_checkpoint_file, sha256_of
+    from srbench.zoo import Weights, sha256_of
 
-    state = load_checkpoint_file(path)
-    arch = (state.get("arch") if isinstance(state, dict) else None) or {}
-    if not arch:
-        raise UserError(f"{path} has no 'arch' entry; register_checkpoint takes a ckpt.pt written by srbench train")
+    state = read_trainer_checkpoint(path)
+    arch = state["arch"]
     name = name or f"unet-gan-{Path(path).parent.name}"
     c = card(name, arch["degradation"], int(arch["base"]), bool(arch["stochastic"]), int(arch["z_channels"]),
              description=f"U-Net GAN trained by srbench ({Path(path).parent.name}, step {state.get('step')})")
@@ -48,11 +57,8 @@ def export_weights(ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
     import torch
 
     from srbench.store import atomic_path
-    from srbench.zoo import load_checkpoint_file
 
-    state = load_checkpoint_file(ckpt)
-    if not isinstance(state, dict) or "arch" not in state or "params" not in state:
-        raise UserError(f"{ckpt} is not a checkpoint written by srbench train (no 'arch'/'params')")
+    state = read_trainer_checkpoint(ckpt)
     small = {"params": {k: v.clone() for k, v in state["params"].items()}, "arch": state["arch"],
              "step": state.get("step"), "config": state.get("config")}
 

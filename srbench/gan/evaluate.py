@@ -18,7 +18,7 @@ from typing import Iterable
 import torch
 
 from srbench.errors import UserError
-from srbench.zoo import load_checkpoint_file
+from srbench.gan import read_trainer_checkpoint
 
 COLUMNS = ["model", "step", "fid", "precision", "recall", "std", "robustness_psnr", "ai_psnr",
            "consistency_psnr", "psnr", "n_images"]
@@ -43,10 +43,8 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
     """(restorer in eval mode, checkpoint summary) for a trainer checkpoint."""
     from model_zoo.unet_gan.model import UNetGANRestorer
 
-    state = load_checkpoint_file(path)
-    arch = state.get("arch") if isinstance(state, dict) else None
-    if not arch:
-        raise UserError(f"{path} is not a checkpoint written by srbench train (no 'arch')")
+    state = read_trainer_checkpoint(path)
+    arch = state["arch"]
     r = UNetGANRestorer(arch["degradation"], base=int(arch["base"]), z_channels=int(arch["z_channels"]),
                         stochastic=bool(arch["stochastic"]))
     r.load_weights(state["params"])
