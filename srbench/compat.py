@@ -33,3 +33,11 @@ def basicsr_matlab_imresize():
     from basicsr.utils.matlab_functions import imresize
 
     return imresize
+
+
+def basicsr_niqe():
+    """basicsr's ``calculate_niqe`` (parameters ship in the package: works offline)."""
+    _alias_functional_tensor()
+    from basicsr.metrics.niqe import calculate_niqe
+
+    return calculate_niqe
