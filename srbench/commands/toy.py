@@ -36,6 +36,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--summarize", nargs="+", metavar="DIR",
                    help="train nothing: print a markdown table of the learned estimators over these output "
                         "folders (one seed each): mean, sd, range, and in how many seeds P and R exceed 0.9")
+    p.add_argument("--fill-x2", metavar="DIR", dest="fill_x2",
+                   help="train nothing: add the robustness_sqrtR_x2 column to DIR/table.csv written before it "
+                        "existed; hand-made and zigzag rows are recomputed, learned rows only from finished "
+                        "checkpoints given with --ckpt-dir (else left empty); refuses if any existing cell "
+                        "would change")
     return p
 
 
@@ -45,6 +50,8 @@ def main(args) -> int:
 
         print(across_seeds_markdown(across_seeds(args.summarize)), end="")
         return 0
+    if args.fill_x2:
+        return _fill_x2(args)
     from srbench.toy.experiment import fmt_seconds, full_config, quick_config, resolve_device, table_rows
 
     if args.steps is not None and args.steps < 1:
@@ -72,15 +79,33 @@ def main(args) -> int:
     if args.threads:
         import torch
         torch.set_num_threads(args.threads)
-    command = "srbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
+    command = _command()
     from srbench.toy.experiment import run_toy
 
     # a --quick smoke run trains afresh each time (its checkpoints are throwaway) unless --resume says otherwise
     resume = args.resume or not (args.fresh or args.quick)
     res = run_toy(cfg, out, ckpt_dir=ckpt, resume=resume, jobs=args.jobs, threads=args.threads,
                   progress=sys.stderr.isatty(), command=command)
-    print(f"{'estimator':<18} {'precision':>9} {'recall':>7} {'sqrt(R~)':>10}")
+    print(f"{'estimator':<18} {'precision':>9} {'recall':>7} {'sqrt(R~)':>10} {'x2 alone':>10}")
     for r in table_rows(res):
-        print(f"{r['estimator']:<18} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['robustness_sqrtR']:>10.4g}")
+        print(f"{r['estimator']:<18} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['robustness_sqrtR']:>10.4g} "
+              f"{r['robustness_sqrtR_x2']:>10.4g}")
     print(f"wrote {res['out']}/table.md, table.csv and figures in {fmt_seconds(res['wall_s'])}")
+    if res["meta"]["checkpoints"]:
+        print(f"checkpoints (sha256 in run.json) are in {ckpt}: keep a copy beside any table you commit "
+              f"(results/toy/README.md, 'Checkpoints')")
     return 0
+
+
+def _fill_x2(args) -> int:
+    from srbench.toy.fill import NEW_COLUMN, fill_x2
+
+    table = fill_x2(args.fill_x2, ckpt_dir=args.ckpt_dir, command=_command())
+    blank = list(table.loc[table[NEW_COLUMN] == "", "estimator"])
+    print(f"wrote {NEW_COLUMN} into {args.fill_x2}/table.csv and table.md (other cells unchanged)"
+          + (f"; left empty (no checkpoint): {', '.join(blank)}" if blank else ""))
+    return 0
+
+
+def _command() -> str | None:
+    return "srbench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None

@@ -146,8 +146,7 @@ def _pr_batch(data: ToyData, cfg: ToyConfig, sample_z):
 
 def evaluate(fn, sample_z, data: ToyData, cfg: ToyConfig, robustness: bool = True) -> dict:
     """Precision/recall (real = n_pr validation points, fake = outputs on n_pr other validation inputs,
-    one seed per input) and sqrt(R~) on the first n_robust validation inputs."""
-    dev = data.val.device
+    one seed per input) and sqrt(R~) of the full output and of x2 alone on the first n_robust validation inputs."""
     real, y, z = _pr_batch(data, cfg, sample_z)
     with torch.no_grad():
         fake = fn(y, z)
@@ -155,12 +154,34 @@ def evaluate(fn, sample_z, data: ToyData, cfg: ToyConfig, robustness: bool = Tru
     p, r = precision_recall(real, fake, k=cfg.k)
     out = {"precision": p, "recall": r, **slopes(fn, y, z)}
     if robustness:
-        gr = torch.Generator(device=dev).manual_seed(cfg.seed + _ROB_SEED)
         yv = data.val[: cfg.n_robust if sample_z is None else cfg.n_robust_stoch, :1]
         t0 = time.perf_counter()
-        out["robustness"] = cfg.attack().robustness(fn, yv, sample_z, gr, chunk=256)
+        out.update(robustness_values(fn, yv, sample_z, cfg, chunk=256))
         out["robust_eval_s"] = time.perf_counter() - t0
     return out
+
+
+def second_coordinate(fn):
+    """The estimated coordinate x2 = g(Y, Z) of a consistent toy estimator (Y, g(Y, Z)), as an estimator."""
+    return lambda y, z=None: fn(y, z)[:, 1:]
+
+
+def robustness_values(fn, y: torch.Tensor, sample_z, cfg: ToyConfig, chunk: int = 1024) -> dict:
+    """sqrt(R~) of the full 2-D output (``robustness``) and of the estimated coordinate x2 alone
+    (``robustness_x2``), each with its own Adam attack on its own objective.
+
+    Why both: the first coordinate is the input itself, so the attack's |d| (up to eps) enters the
+    full output's difference directly and sets a floor of about eps under ``robustness``, whatever
+    g does; ``robustness_x2`` asks how far an attacker can move g alone (0 for a g that ignores y).
+    Both use the same seeds and random starts (one generator seed), so they differ only in the
+    objective; the full value is computed first, exactly as before the x2 value existed.
+    """
+    def attack_generator():
+        return torch.Generator(device=y.device).manual_seed(cfg.seed + _ROB_SEED)
+
+    attack = cfg.attack()
+    return {"robustness": attack.robustness(fn, y, sample_z, attack_generator(), chunk=chunk),
+            "robustness_x2": attack.robustness(second_coordinate(fn), y, sample_z, attack_generator(), chunk=chunk)}
 
 
 def slopes(fn, y: torch.Tensor, z) -> dict:
@@ -219,8 +240,12 @@ def _log(msg: str) -> None:
 
 
 def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume: bool = True,
-                  progress: bool = True, threads: int | None = None) -> dict:
-    """Train one learned estimator and evaluate it. Deterministic given (cfg, device, threads)."""
+                  progress: bool = True, threads: int | None = None, require_finished: bool = False) -> dict:
+    """Train one learned estimator and evaluate it. Deterministic given (cfg, device, threads).
+
+    ``require_finished`` evaluates a finished checkpoint in ckpt_dir and refuses to train (a missing
+    or unfinished checkpoint is an error): re-scoring must never retrain by accident.
+    """
     if threads:
         torch.set_num_threads(threads)
     t_start = time.perf_counter()
@@ -253,9 +278,13 @@ def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume
             resumed = trainer.maybe_resume()
         except ValueError as exc:
             raise UserError(f"{exc}; start over with --fresh or use another --ckpt-dir") from None
+    if require_finished and trainer.step < cfg.steps:
+        state = f"holds {trainer.step} of {cfg.steps} steps" if resumed else "is missing"
+        raise UserError(f"checkpoint {ckpt} {state}; evaluating needs the finished checkpoint of {name}")
     if trainer.step == 0:
         trainer.run_validation()  # metrics of the untrained estimator (step 0)
-    trainer.train()
+    if not require_finished:  # a finished checkpoint is only read: train() would re-save it
+        trainer.train()
     train_s = trainer.wall_s
     G.eval()
     res = evaluate(trainer.estimator, sample_z, data, cfg)
@@ -269,12 +298,42 @@ def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume
     }
 
 
-def _train_worker(args) -> dict:
-    name, cfg_dict, ckpt_dir, resume, threads = args
+def config_from_dict(cfg_dict: dict) -> ToyConfig:
+    """The ToyConfig of ``ToyConfig.to_dict()`` or of a run.json's "config" (lists back to tuples).
+
+    run.json files written before ``robust_scale`` existed trained on raw R~: absent means "raw".
+    """
     cfg_dict = dict(cfg_dict)
     for key in ("betas", "hand_a", "zigzag_f", "estimators"):
-        cfg_dict[key] = tuple(cfg_dict[key])
-    return train_learned(name, ToyConfig(**cfg_dict), ckpt_dir, resume, progress=False, threads=threads)
+        if key in cfg_dict:
+            cfg_dict[key] = tuple(cfg_dict[key])
+    if cfg_dict.get("robust_scale") is None:
+        cfg_dict["robust_scale"] = "raw"
+    unknown = sorted(set(cfg_dict) - {f.name for f in dataclasses.fields(ToyConfig)})
+    if unknown:
+        raise UserError(f"toy config has unknown keys {unknown[:5]}; was it written by a newer srbench?")
+    return ToyConfig(**cfg_dict)
+
+
+def _train_worker(args) -> dict:
+    name, cfg_dict, ckpt_dir, resume, threads = args
+    return train_learned(name, config_from_dict(cfg_dict), ckpt_dir, resume, progress=False, threads=threads)
+
+
+def checkpoint_record(ckpt_dir: str | None, names) -> dict:
+    """File, size and sha256 of each learned estimator's checkpoint, for run.json.
+
+    Why: checkpoints live in a git-ignored folder; the record says which files made a committed
+    table, so a lost one is noticed and a restored one can be checked (results/toy/README.md).
+    """
+    from srbench.zoo import sha256_of
+
+    out = {}
+    for name in names:
+        path = os.path.join(ckpt_dir, f"{name}.pt") if ckpt_dir else None
+        if path and os.path.isfile(path):
+            out[name] = {"file": path, "bytes": os.path.getsize(path), "sha256": sha256_of(path)}
+    return out
 
 
 # -- the whole study ---------------------------------------------------------------------------
@@ -301,11 +360,10 @@ def zigzag_results(cfg: ToyConfig) -> tuple[list[dict], list[dict]]:
         with torch.no_grad():
             fake = est(yv[: cfg.n_pr, :1])
         p, r = precision_recall(real, fake, k=cfg.k)
-        gr = torch.Generator().manual_seed(cfg.seed + _ROB_SEED)
-        rob = cfg.attack().robustness(est, yv[: cfg.n_robust, :1], None, gr)
+        rob = robustness_values(est, yv[: cfg.n_robust, :1], None, cfg)
         sup, smp = panel_data(est, None, "square", cfg.seed)
         rows.append({"name": est.name, "family": "zigzag (App. C)", "stochastic": False, "lambda_r": None,
-                     "steps": None, "precision": p, "recall": r, "robustness": rob,
+                     "steps": None, "precision": p, "recall": r, **rob,
                      "support": sup, "samples": smp})
     return w2, rows
 
@@ -364,6 +422,7 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
         "config": cfg.to_dict(),
         "train_s": {r["name"]: r["train_s"] for r in learned},
         "robust_eval_s": {r["name"]: r.get("robust_eval_s") for r in rows},
+        "checkpoints": checkpoint_record(ckpt_dir, cfg.estimators),
     }
     atomic_write_text(out / "run.json", json.dumps(meta, indent=2))
     return {"rows": rows, "w2": w2, "wall_s": wall, "out": str(out), "meta": meta}

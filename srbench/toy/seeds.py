@@ -19,7 +19,8 @@ CONSTANT_SLOPE = 1e-3  # below this mean |dg/dy| (and |dg/dz|), an estimator cou
 
 def across_seeds(folders: list[str | Path]) -> pd.DataFrame:
     """Learned estimators over several runs (one seed each): mean, sd and range of precision and
-    recall, mean sqrt(R~), and in how many seeds both precision and recall exceed 0.9, at the end
+    recall, mean sqrt(R~) of the full output and of x2 alone, and in how many seeds both precision and
+    recall exceed 0.9, at the end
     of training and as the mean of the last LATE_VALIDATIONS validations (``*_last5``); the mean
     slopes and in how many seeds the estimator is constant (both slopes below CONSTANT_SLOPE).
     """
@@ -29,7 +30,7 @@ def across_seeds(folders: list[str | Path]) -> pd.DataFrame:
         if not (table.is_file() and run.is_file()):
             raise UserError(f"{folder} is not a toy output folder (needs table.csv and run.json from srbench toy)")
         df = pd.read_csv(table)
-        for col in ("slope_y", "slope_z", "dead_units"):  # absent in tables written before these columns
+        for col in ("robustness_sqrtR_x2", "slope_y", "slope_z", "dead_units"):  # absent in older tables
             if col not in df:
                 df[col] = float("nan")
         df = df[df["family"] == "learned"].assign(seed=json.loads(run.read_text())["seed"], folder=str(folder))
@@ -51,6 +52,9 @@ def across_seeds(folders: list[str | Path]) -> pd.DataFrame:
             "recall_mean": g["recall"].mean(), "recall_sd": g["recall"].std(ddof=1),
             "recall_min": g["recall"].min(), "recall_max": g["recall"].max(),
             "sqrtR_mean": g["robustness_sqrtR"].mean(),
+            # blank unless every seed has the value: a mean over the seeds that happen to have it would
+            # silently describe a different set of runs than the other columns
+            "sqrtR_x2_mean": g["robustness_sqrtR_x2"].mean(skipna=False),
             "p_and_r_above_0.9": f"{int(((g['precision'] > 0.9) & (g['recall'] > 0.9)).sum())}/{len(g)}",
             "precision_last5_mean": g["precision_last5"].mean(), "recall_last5_mean": g["recall_last5"].mean(),
             "last5_above_0.9": f"{int(((g['precision_last5'] > 0.9) & (g['recall_last5'] > 0.9)).sum())}/{len(g)}",
