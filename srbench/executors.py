@@ -15,7 +15,8 @@ image batches. What differs is where and how the units run:
   the driver, which writes each chunk atomically under ``RUN_DIR/parts/`` and
   joins a cell's chunks into its cell file once all are there: a driver that
   crashes loses at most the chunks in flight, and running the command again
-  resumes. A task that fails (an exception, a dead worker) is recorded under
+  resumes (a chunk file that is broken, or lacks rows of its images, is
+  deleted and recomputed). A task that fails (an exception, a dead worker) is recorded under
   ``RUN_DIR/errors/`` and retried up to ``max_retries`` times; a unit that
   still fails is reported at the end and its cell stays pending.
 
@@ -40,7 +41,7 @@ import torch
 from srbench.errors import UserError
 from srbench.evaluate import CellEvaluator, batches
 from srbench.speed import SpeedOptions, apply_speed
-from srbench.store import RunStore, read_json, write_json
+from srbench.store import RunStore, check_result_file, read_result_file, write_json
 from srbench.suite import Cell, Suite
 
 # ----------------------------------------------------------------------------- sharding
@@ -82,6 +83,7 @@ class WorkUnit:
     stop: int | None = None
     chunk: int = 0
     n_chunks: int = 1
+    images: tuple[str, ...] = ()  # names of the images in the batches (Ray chunks: what a sound chunk file holds)
 
     @property
     def unit_id(self) -> str:
@@ -289,8 +291,10 @@ class RayExecutor:
                 if count >= per_task or k == len(groups) - 1:
                     spans.append((start, k + 1))
                     start, count = k + 1, 0
+            names = [tuple(p.name for g in groups[a:b] for p in g) for a, b in spans]
             for c in unit_cells:
-                units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(spans)) for i, (a, b) in enumerate(spans))
+                units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(spans), names[i])
+                             for i, (a, b) in enumerate(spans))
         return units
 
     def run(self, suite: Suite, todo: list[Cell], store: RunStore, progress: Any, env: dict) -> dict[str, str | None]:
@@ -315,6 +319,10 @@ class RayExecutor:
     def _run(self, ray, suite, todo, store, progress, env) -> dict[str, str | None]:
         parts = PartStore(store)
         units = self.units(suite, todo)
+        for u in units:
+            problem = parts.drop_if_broken(u)
+            if problem:
+                progress.warn(f"chunk {parts.path(u)}: {problem}; recomputing it")
         pending = [u for u in units if not parts.has(u)]
         task_fn = ray.remote(_ray_task).options(max_retries=0, retry_exceptions=False, **self._resources(ray, suite))
         suite_dict = suite.to_dict()
@@ -365,7 +373,7 @@ class RayExecutor:
     @staticmethod
     def _maybe_finish(cell: Cell, units, parts: "PartStore", store: RunStore, progress, cell_task) -> None:
         mine = [u for u in units if u.cells[0].cell_id == cell.cell_id]
-        if store.is_done(cell.cell_id) or not all(parts.has(u) for u in mine):
+        if not all(parts.has(u) for u in mine):
             return
         rows = [row for u in sorted(mine, key=lambda u: u.chunk) for row in parts.read(u)]
         store.write_cell(cell.cell_id, cell.as_dict(), rows)
@@ -392,13 +400,28 @@ class PartStore:
         return self.dir / unit.cells[0].cell_id / f"{unit.chunk}of{unit.n_chunks}.json"
 
     def has(self, unit: WorkUnit) -> bool:
+        """A chunk file exists (broken ones are dropped by :meth:`drop_if_broken` before the run starts)."""
         return self.path(unit).is_file()
+
+    def drop_if_broken(self, unit: WorkUnit) -> str | None:
+        """Delete the unit's chunk file if it does not parse or lacks rows of its images; return what was wrong.
+
+        Why delete: a chunk is an intermediate result that is recomputed anyway, and a broken one left in
+        place would be joined into its cell.
+        """
+        path = self.path(unit)
+        if not path.is_file():
+            return None
+        _, problem = check_result_file(path, list(unit.images) or None, key="unit")
+        if problem:
+            path.unlink()
+        return problem
 
     def write(self, unit: WorkUnit, rows: list[dict]) -> None:
         write_json(self.path(unit), {"unit": unit.unit_id, "start": unit.start, "stop": unit.stop, "rows": rows})
 
     def read(self, unit: WorkUnit) -> list[dict]:
-        return read_json(self.path(unit))["rows"]
+        return read_result_file(self.path(unit), key="unit")["rows"]
 
     def clear(self, cell_id: str) -> None:
         shutil.rmtree(self.dir / cell_id, ignore_errors=True)

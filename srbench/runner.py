@@ -2,7 +2,10 @@
 
 Data flows one way: suite -> cells -> per-image rows -> results store. Each
 finished cell is written atomically by the store, so an interrupted run is
-resumed by running the same command again. The executors (local, Ray) and
+resumed by running the same command again; a cell file that is broken (does
+not parse, or lacks rows of some images) is recomputed. Before any compute the
+preflight (:mod:`srbench.preflight`) finds every model's weights and every
+dataset; only then is the manifest written. The executors (local, Ray) and
 sharding live in :mod:`srbench.executors`; both executors evaluate cells
 with :func:`srbench.executors.execute_unit`.
 """
@@ -10,14 +13,18 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
+import shutil
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import torch
 
 import srbench
 from srbench.models import resolve_device
-from srbench.store import RunStore, writable_dir
+from srbench.preflight import Plan, preflight
+from srbench.store import NO_FILE, RunStore, writable_dir
 from srbench.suite import Cell, Suite, cells
 
 
@@ -66,11 +73,47 @@ class Progress:
         if self._bar is not None:
             self._bar.console.print(message)
 
+    def warn(self, message: str):
+        """Shown even when quiet: something the user should know (e.g. a broken file being recomputed)."""
+        if self._bar is not None:
+            self._bar.console.print(f"srbench: {message}", markup=False, highlight=False)
+        else:
+            print(f"srbench: {message}", file=sys.stderr)
 
-def pending_cells(suite: Suite, store: RunStore, shard: tuple[int, int] | None = None) -> list[Cell]:
+
+def cell_statuses(suite: Suite, store: RunStore, shard: tuple[int, int] | None = None,
+                  plan: Plan | None = None) -> list[tuple[Cell, str | None]]:
+    """Each cell of the shard and why it must be computed: None (finished), NO_FILE, or what is wrong with its file.
+
+    With a plan, a finished cell must hold one row per image of its dataset; without one, only its structure is checked.
+    """
     from srbench.executors import shard_cells
 
-    return [c for c in shard_cells(cells(suite), shard) if not store.is_done(c.cell_id)]
+    return [(c, store.cell_status(c.cell_id, None if plan is None else plan.images[c.dataset]))
+            for c in shard_cells(cells(suite), shard)]
+
+
+def pending_cells(suite: Suite, store: RunStore, shard: tuple[int, int] | None = None,
+                  plan: Plan | None = None) -> list[Cell]:
+    return [c for c, status in cell_statuses(suite, store, shard, plan) if status is not None]
+
+
+@contextmanager
+def removed_if_failed_empty(out_dir: Path) -> Iterator[None]:
+    """If the run fails before writing any result, remove the folders it created (no folder holding only a manifest)."""
+    created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # deepest first
+    try:
+        yield
+    except BaseException:
+        if created and out_dir.is_dir() and not any(
+                p.is_file() and p.name != "manifest.json" for p in out_dir.rglob("*")):
+            shutil.rmtree(out_dir, ignore_errors=True)
+            for folder in created[1:]:
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty: someone else's files
+                    break
+        raise
 
 
 def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iterable[Cell] | None = None,
@@ -80,30 +123,53 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
 
     ``executor`` is ``"local"`` (this process), ``"ray"`` (Ray tasks; ``address=``, ``images_per_task=``,
     ``cpus_per_task=``, ``gpus_per_task=``, ``max_retries=`` go to :class:`srbench.executors.RayExecutor`)
-    or an executor object with the same ``run`` method.
+    or an executor object with the same ``run`` method. The preflight runs first: a missing input stops
+    the run before any cell is computed or the manifest is written.
     """
     from srbench.executors import make_executor, parse_shard
     from srbench.speed import SpeedOptions
 
     shard = parse_shard(shard) if isinstance(shard, str) else shard
     runner = make_executor(executor, **executor_options) if isinstance(executor, str) else executor
-    store = RunStore(writable_dir(out_dir, "run folder"))
-    device = resolve_device(suite.device)
-    env = environment(device)
-    todo = list(only) if only is not None else pending_cells(suite, store, shard)
-    all_ids = [c.cell_id for c in cells(suite)]
-    run_info = {"executor": getattr(runner, "name", type(runner).__name__),
-                "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
-                "speed_options": SpeedOptions.from_suite(suite).record()}
-    store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "started": _now(),
-                          "cells": all_ids})
-    with Progress(quiet) as progress:
-        if not todo:
-            what = "" if shard is None else f" of shard {shard[0]}/{shard[1]}"
-            progress.log(f"all {len(all_ids)} cells{what} of {out_dir} are finished; nothing to do")
-            weights = {}
-        else:
-            weights = runner.run(suite, todo, store, progress, env)
-    store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "finished": _now(),
-                          "cells": all_ids, "weights_sha256": weights})
+    with removed_if_failed_empty(Path(out_dir)):
+        store = RunStore(writable_dir(out_dir, "run folder"))
+        device = resolve_device(suite.device)
+        plan = preflight(suite)
+        env = environment(device)
+        statuses = cell_statuses(suite, store, shard, plan) if only is None else []
+        todo = list(only) if only is not None else [c for c, status in statuses if status is not None]
+        all_ids = [c.cell_id for c in cells(suite)]
+        run_info = {"executor": getattr(runner, "name", type(runner).__name__),
+                    "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
+                    "speed_options": SpeedOptions.from_suite(suite).record(), "inputs": plan.record()}
+        store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "started": _now(),
+                              "cells": all_ids})
+        with Progress(quiet) as progress:
+            for c, status in statuses:
+                if status not in (None, NO_FILE):
+                    progress.warn(f"cell {c.cell_id}: {status}; recomputing it")
+            if not todo:
+                what = "" if shard is None else f" of shard {shard[0]}/{shard[1]}"
+                progress.log(f"all {len(all_ids)} cells{what} of {out_dir} are finished; nothing to do")
+                weights = {}
+            else:
+                weights = runner.run(suite, todo, store, progress, env)
+        store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "finished": _now(),
+                              "cells": all_ids, "weights_sha256": weights})
     return Path(out_dir)
+
+
+def dry_run_report(suite: Suite, out_dir: str | Path, shard: tuple[int, int] | None = None) -> str:
+    """What ``run_suite`` would do, computing and writing nothing: the weights, datasets and cells (finished or not)."""
+    plan = preflight(suite)
+    statuses = cell_statuses(suite, RunStore(out_dir), shard, plan)
+    pending = sum(status is not None for _, status in statuses)
+    what = "" if shard is None else f" of shard {shard[0]}/{shard[1]}"
+    lines = [f"dry run: nothing computed or written; run folder {out_dir}", "weights:"]
+    lines += [f"  {model}: {w.describe()}" for model, w in plan.weights.items()]
+    lines += ["datasets:"] + [f"  {d}: {len(names)} images" for d, names in plan.images.items()]
+    lines.append(f"cells{what}: {len(statuses)} ({len(statuses) - pending} finished, {pending} pending)")
+    for c, status in statuses:
+        state = "finished" if status is None else "pending" if status == NO_FILE else f"pending, to recompute: {status}"
+        lines.append(f"  {c.cell_id}  [{state}]")
+    return "\n".join(lines)

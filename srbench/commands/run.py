@@ -41,6 +41,9 @@ def add_parser(sub):
     p.add_argument("--name", help="run name (default: suite name)")
     p.add_argument("--out", help="run folder (default results/runs/<name>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--dry-run", action="store_true", dest="dry_run",
+                   help="only resolve every model's weights (downloading missing ones into the cache) and load "
+                        "every dataset, then list the cells (finished or pending); computes and writes nothing")
     g = p.add_argument_group("execution and speed (see docs/performance.md)")
     g.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: this process; ray: one Ray task per cell x image chunk (pip install 'srbench[ray]')")
@@ -118,6 +121,11 @@ def main(args):
     options = {"address": args.address} if args.executor == "ray" else {}
     if args.address and args.executor != "ray":
         raise UserError("--address is for --executor ray")
+    if args.dry_run:
+        from srbench.runner import dry_run_report
+
+        print(dry_run_report(suite, out, shard))
+        return 0
     run_dir = run_suite(suite, out, quiet=args.quiet, executor=args.executor, shard=shard, **options)
     print(f"results in {run_dir}  (next: srbench leaderboard {run_dir})")
     return 0

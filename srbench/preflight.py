@@ -1,0 +1,91 @@
+"""Preflight: find every file a run needs before it computes anything.
+
+Why: weights and datasets used to be resolved when a model's first cell started,
+so a long run could spend hours on its first models and then stop for a file it
+could have reported at start-up. :func:`preflight` resolves every model's weights
+(explicit path, environment variable, cache, download; ``file:``/``hf:`` specs
+through :mod:`srbench.external`) and loads every dataset once, reports every
+missing input at once (one line each, saying how to supply it), and returns a
+:class:`Plan`: the weights each model will load and the images of each dataset,
+which also tell how many rows a finished cell holds.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from srbench.errors import UserError
+from srbench.suite import Suite
+
+
+@dataclass(frozen=True)
+class ModelWeights:
+    path: Path | None  # None: the model takes no weights
+    sha256: str | None
+
+    def describe(self) -> str:
+        return "no weights" if self.path is None else f"{self.path} (sha256 {self.sha256})"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run will use: model -> weights, dataset -> its image names (after ``limit``)."""
+
+    weights: dict[str, ModelWeights]
+    images: dict[str, list[str]]
+
+    def record(self) -> dict:
+        """The plan as the manifest stores it."""
+        return {"weights": {m: {"path": None if w.path is None else str(w.path), "sha256": w.sha256}
+                            for m, w in self.weights.items()},
+                "datasets": {d: len(names) for d, names in self.images.items()}}
+
+
+def model_weights(suite: Suite, model: str) -> ModelWeights:
+    """The checkpoint ``model`` will load in this suite (downloaded into the cache if needed), or no weights."""
+    from srbench.external import is_spec, resolve_path
+    from srbench.models import get_card
+    from srbench.zoo import resolve_weights, sha256_of
+
+    given = suite.weights.get(model)
+    if is_spec(given) or is_spec(model):
+        path = resolve_path(given if is_spec(given) else model)
+    else:
+        card = get_card(model)
+        if card.weights is None:
+            if given is not None:
+                raise UserError(f"model {model!r} takes no weights, but weights were given ({given}); "
+                                f"drop them from the suite's weights or --weights")
+            return ModelWeights(None, None)
+        path = resolve_weights(card, given)
+    return ModelWeights(path, sha256_of(path))
+
+
+def dataset_images(suite: Suite, dataset: str) -> list[str]:
+    """The names of the images a cell of ``dataset`` evaluates (read once, so a bad file shows up now)."""
+    from srbench.data import load_dataset
+
+    return [pair.name for pair in load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)]
+
+
+def preflight(suite: Suite) -> Plan:
+    """Resolve every model's weights and load every dataset; one UserError listing every problem."""
+    problems: list[str] = []
+    weights: dict[str, ModelWeights] = {}
+    images: dict[str, list[str]] = {}
+    for model in suite.models:
+        try:
+            weights[model] = model_weights(suite, model)
+        except UserError as exc:
+            problems.append(str(exc))
+    for dataset in suite.datasets:
+        try:
+            images[dataset] = dataset_images(suite, dataset)
+        except UserError as exc:
+            problems.append(str(exc))
+    if len(problems) == 1:
+        raise UserError(problems[0])
+    if problems:
+        raise UserError(f"{len(problems)} inputs of the run are missing or broken (nothing was computed):\n"
+                        + "\n".join(f"  - {p}" for p in problems))
+    return Plan(weights, images)
