@@ -110,11 +110,6 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(_jsonable(obj), indent=1, sort_keys=True))
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    with open(path) as fh:
-        return json.load(fh)
-
-
 RERUN_HINT = "re-run the `srbench run` command that made it (it recomputes broken cells)"
 NO_FILE = "no file yet"  # RunStore.cell_status of a cell that was never written
 
