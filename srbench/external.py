@@ -25,7 +25,7 @@ import torch
 from torch.nn import functional as F
 
 from srbench.errors import UserError
-from srbench.restorer import DeterministicRestorer, Z
+from srbench.restorer import DeterministicRestorer, Restorer, Z
 
 PREFIXES = ("file:", "hf:")
 EXTENSIONS = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")
@@ -146,8 +146,10 @@ def describe(state_dict: Mapping[str, torch.Tensor], label: str):
                         f"e.g. ESRGAN, Compact, SPAN, SwinIR, HAT, RCAN); register the model with "
                         f"srbench.register_model instead (docs/adding-a-model.md)") from None
     except Exception as exc:
-        raise UserError(f"{label}: spandrel recognised the file but could not build the model: "
-                        f"{exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        from srbench.zoo import load_error_summary
+
+        raise UserError(f"{label}: spandrel recognised the file but could not build the model from it: "
+                        f"{load_error_summary(exc)}") from None
     arch = desc.architecture.name
     if not isinstance(desc, spandrel.ImageModelDescriptor) or desc.purpose != "SR":
         raise UserError(f"{label} is a {arch} model for {desc.purpose} at x{desc.scale}, not super-resolution; "
@@ -178,6 +180,41 @@ class SpandrelRestorer(DeterministicRestorer):
         h, w = y.shape[-2:]
         out = self._call_fn(self.net, _pad(y, self._size_requirements))
         return out[..., : h * self.scale, : w * self.scale].clamp(0, 1)
+
+
+class DetectedRestorer(Restorer):
+    """A model card whose network spandrel builds from the checkpoint (DITN, CRAFT, SwiftSRGAN, ...).
+
+    The layout is read from the weights, so the network exists only after
+    ``load_weights``; the card's ``arch`` names the architecture it must be
+    (spandrel's id, e.g. ``"DITN"``) and its scale, so a wrong file is refused
+    instead of benchmarked under the card's name. Loading is strict (all keys).
+    """
+
+    def __init__(self, architecture: str, scale: int):
+        super().__init__()
+        self.architecture, self.scale = architecture, scale
+        self.model: SpandrelRestorer | None = None
+
+    def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
+        import spandrel
+
+        desc = describe(spandrel.canonicalize_state_dict(dict(state_dict)), f"weights of model {self.name!r}")
+        if str(desc.architecture.id) != self.architecture or desc.scale != self.scale:
+            raise UserError(f"weights of model {self.name!r} hold a x{desc.scale} {desc.architecture.name} "
+                            f"network, but the card expects a x{self.scale} {self.architecture}; "
+                            f"check the file given for it")
+        self.model = SpandrelRestorer(desc, self.name)
+
+    def restore(self, y: torch.Tensor, z: Z = None) -> torch.Tensor:
+        if self.model is None:
+            raise UserError(f"model {self.name!r} has no weights loaded; build it with srbench.load_model")
+        return self.model.restore(y)
+
+
+def detected(architecture: str, scale: int) -> DetectedRestorer:
+    """Builder for cards of spandrel-detected architectures: ``build="srbench.external:detected"``."""
+    return DetectedRestorer(architecture, scale)
 
 
 def _pad(x: torch.Tensor, req) -> torch.Tensor:

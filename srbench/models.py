@@ -9,7 +9,7 @@ import torch
 from srbench.errors import UserError
 from srbench.registry import Registry
 from srbench.restorer import Restorer
-from srbench.zoo import ModelCard, read_state_dict, resolve_weights, sha256_of
+from srbench.zoo import ModelCard, load_error_summary, read_state_dict, resolve_weights, sha256_of
 
 MODELS = Registry("model", "srbench.models")
 
@@ -46,6 +46,13 @@ def get_card(name: str) -> ModelCard:
     return card
 
 
+def training_of(name: str) -> str:
+    """How a registered model was trained (its card's ``training``); "unknown" for file:/hf: checkpoints
+    and names that are not registered in this process. Recorded in every result row."""
+    card = MODELS.get(name) if name in MODELS else None
+    return card.training if isinstance(card, ModelCard) else "unknown"
+
+
 def load_model(name: str, weights: str | os.PathLike | None = None, device: str | torch.device | None = None,
                scale: int | None = None) -> Restorer:
     """Build a registered model, load its verified weights, and put it in eval mode on ``device``.
@@ -78,7 +85,7 @@ def load_model(name: str, weights: str | os.PathLike | None = None, device: str 
         try:
             restorer.load_weights(state)
         except RuntimeError as exc:
-            raise UserError(f"weights {path} do not fit model {name!r}: {str(exc).splitlines()[0]} "
+            raise UserError(f"weights {path} do not fit model {name!r}: {load_error_summary(exc)} "
                             f"(expected the layout of {card.weights.file})") from exc
         restorer.weights_sha256 = sha256_of(path)
     restorer.requires_grad_(False)

@@ -3,10 +3,12 @@
 Resolution order for a model's weights: an explicit path (``weights=`` /
 ``--weights NAME=PATH``), the environment variable ``SRBENCH_WEIGHTS_<NAME>``,
 the file bundled with the card, the cache (``$SRBENCH_CACHE`` or
-``~/.cache/srbench``), then each download source of the card in turn. A file
-that comes from the cache or a download must match the card's sha256 (or the
-8-hex-digit prefix that BasicSR writes into its file names); checkpoints are
-read with ``torch.load(weights_only=True)``.
+``~/.cache/srbench``), then each download source of the card in turn (mirrors
+of the same file: when one fails, the next is tried, and the final error names
+every source with why it failed). A file that comes from the cache or a
+download must match the card's sha256 (or the 8-hex-digit prefix that BasicSR
+writes into its file names); checkpoints are read with
+``torch.load(weights_only=True)``.
 """
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import hashlib
 import os
 import re
 import shutil
-import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from importlib import resources
@@ -63,9 +64,22 @@ class ModelCard:
     paper: str = ""
     source: str = ""
     description: str = ""
+    # how the weights were trained: "pixel" (L1/L2 loss), "GAN", "flow" (likelihood), "-" (nothing learned);
+    # the leaderboard can group by it, since the papers' claim is about GAN-trained deterministic models
+    training: str = "unknown"
+
+    @property
+    def short_license(self) -> str:
+        """The license without its explanation in parentheses, for tables ("Apache-2.0")."""
+        return self.license.split(" (")[0].strip() or "-"
 
     def builder(self) -> Callable[..., Any]:
         return import_object(self.build) if isinstance(self.build, str) else self.build
+
+
+def raw_github(repo: str, commit: str, path: str) -> str:
+    """The download URL of a file committed in a GitHub repository, pinned to a commit so the bytes never change."""
+    return f"https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 
 
 def cache_dir() -> Path:
@@ -111,6 +125,55 @@ def download(source: str, dest: Path) -> None:
         _download_url(source, dest)
 
 
+def bundled_path(w: Weights) -> Path | None:
+    """Where the package that ships the file keeps it (None when the card bundles nothing)."""
+    return Path(str(resources.files(w.bundled_in) / w.file)) if w.bundled_in else None
+
+
+def cached_path(w: Weights) -> Path:
+    return cache_dir() / "weights" / w.file
+
+
+def weights_status(card: ModelCard) -> str:
+    """Where the card's weights would come from on this machine, without downloading or hashing anything.
+
+    "none" (the model has no weights), "env var" (SRBENCH_WEIGHTS_<NAME> names a file), "bundled",
+    "cached", "will download" (the card lists sources) or "must be supplied".
+    """
+    w = card.weights
+    if w is None:
+        return "none"
+    env = os.environ.get(env_var_for(card.name))
+    if env and Path(env).expanduser().is_file():
+        return "env var"
+    bundled = bundled_path(w)
+    if bundled is not None and bundled.is_file():
+        return "bundled"
+    if cached_path(w).is_file():
+        return "cached"
+    return "will download" if w.sources else "must be supplied"
+
+
+def _one_line(exc: BaseException, limit: int = 160) -> str:
+    """``ExcType: first line of the message``, cut to ``limit`` characters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = f"{exc.__class__.__name__}: {text}" if text else exc.__class__.__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _fetch(source: str, dest: Path, expected: str | None) -> str | None:
+    """Download source to dest and check its hash: None when it worked, otherwise why it did not."""
+    try:
+        download(source, dest)
+    except Exception as exc:  # urllib, OSError, and huggingface_hub's own types when offline
+        return _one_line(exc)
+    got = sha256_of(dest)
+    if expected and not got.startswith(expected):
+        dest.unlink()
+        return f"sha256 mismatch (got {got[:16]}..., expected {expected[:16]}...), file rejected"
+    return None
+
+
 def resolve_weights(card: ModelCard, explicit: str | os.PathLike | None = None) -> Path:
     """Return a local, verified checkpoint path for the card (see module docstring)."""
     w = card.weights
@@ -123,38 +186,61 @@ def resolve_weights(card: ModelCard, explicit: str | os.PathLike | None = None) 
             raise UserError(f"weights file for {card.name!r} not found: {path}")
         return path
     expected = w.expected_hash
-    if w.bundled_in:
-        path = Path(str(resources.files(w.bundled_in) / w.file))
-        if path.is_file():
-            if not hash_matches(path, expected):
-                raise UserError(f"bundled weights {path} do not match the card's sha256; reinstall srbench")
-            return path
-    cached = cache_dir() / "weights" / w.file
+    bundled = bundled_path(w)
+    if bundled is not None and bundled.is_file():
+        if not hash_matches(bundled, expected):
+            raise UserError(f"bundled weights {bundled} do not match the card's sha256; reinstall srbench")
+        return bundled
+    cached = cached_path(w)
     if cached.is_file():
         if hash_matches(cached, expected):
             return cached
         cached.unlink()  # stale or corrupted: fetch again
-    errors = []
-    for source in w.sources:
-        try:
-            download(source, cached)
-        except (OSError, urllib.error.URLError, ValueError, RuntimeError) as exc:
-            errors.append(f"{source}: {exc.__class__.__name__}: {exc}")
-            continue
-        except Exception as exc:  # huggingface_hub raises its own types when offline
-            errors.append(f"{source}: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
-            continue
-        if hash_matches(cached, expected):
+    failures = []
+    for source in w.sources:  # mirrors of one file: the first that delivers the right bytes wins
+        why = _fetch(source, cached, expected)
+        if why is None:
             return cached
-        errors.append(f"{source}: sha256 mismatch (expected {expected}...), file rejected")
-        cached.unlink()
-    tried = "; ".join(errors) if errors else "the card lists no download source"
+        failures.append(f"[{len(failures) + 1}] {source}: {why}")
+    tried = (f"tried {len(failures)} source{'s' if len(failures) > 1 else ''}: {'; '.join(failures)}"
+             if failures else "the card lists no download source")
     raise UserError(
         f"could not obtain weights {w.file!r} for model {card.name!r} ({tried}). "
         f"{w.how_to_get + ' ' if w.how_to_get else ''}"
         f"Supply the file with --weights {card.name}=PATH, set {env_var_for(card.name)}=PATH, "
         f"or put it at {cached}."
     )
+
+
+_SIZE_MISMATCH = re.compile(r"size mismatch for (\S+): copying a param with shape torch\.Size\(\[([^\]]*)\]\) "
+                            r"from checkpoint, the shape in current model is torch\.Size\(\[([^\]]*)\]\)")
+
+
+def _keys_listed(message: str, label: str) -> list[str]:
+    line = next((ln for ln in message.splitlines() if label in ln), "")
+    return re.findall(r'"([^"]+)"', line)
+
+
+def _first_keys(keys: list[str], n: int = 3) -> str:
+    return ", ".join(keys[:n]) + (f" (+{len(keys) - n} more)" if len(keys) > n else "")
+
+
+def load_error_summary(exc: BaseException) -> str:
+    """One line from torch's multi-line ``load_state_dict`` error: the first mismatching key with both
+    shapes, and the first few missing and unexpected keys (torch's own first line names only the class)."""
+    message = str(exc)
+    parts = []
+    mismatches = _SIZE_MISMATCH.findall(message)
+    if mismatches:
+        key, ckpt, model = mismatches[0]
+        more = f" ({len(mismatches)} keys differ in shape)" if len(mismatches) > 1 else ""
+        parts.append(f"{key} has shape ({ckpt}) in the checkpoint but ({model}) in the model{more}")
+    for label, what in (("Missing key(s)", "missing from the checkpoint"),
+                        ("Unexpected key(s)", "not in the model")):
+        keys = _keys_listed(message, label)
+        if keys:
+            parts.append(f"{len(keys)} key{'s' if len(keys) > 1 else ''} {what}: {_first_keys(keys)}")
+    return "; ".join(parts) if parts else _one_line(exc)
 
 
 def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> Any:
