@@ -19,6 +19,7 @@ def _edsr(name: str, file: str, description: str, **size) -> ModelCard:
         paper=_EDSR_PAPER,
         source="BasicSR official, DIV2K",
         description=description,
+        training="pixel",
     )
 
 
@@ -34,12 +35,17 @@ ESRGAN = ModelCard(
     scale=4,
     weights=Weights(
         file="ESRGAN_SRx4_DF2KOST_official-ff704c30.pth",
-        sources=("https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.1/"
-                 "ESRGAN_SRx4_DF2KOST_official-ff704c30.pth",),
+        sha256="ff704c30ff560305e48ed1f4db895e525ab6bc81a46fafe80c0094a271c806d9",
+        sources=(  # the official release asset, then mirrors of the same bytes
+            "https://github.com/xinntao/Real-ESRGAN/releases/download/v0.1.1/"
+            "ESRGAN_SRx4_DF2KOST_official-ff704c30.pth",
+            "hf://licyk/sd-upscaler-models/invokeai/ESRGAN_SRx4_DF2KOST_official-ff704c30.pth",
+        ),
         how_to_get="It is an asset of the Real-ESRGAN GitHub release v0.1.1.",
     ),
     license="Apache-2.0 (BasicSR / Real-ESRGAN)",
     paper="Wang et al., ESRGAN: Enhanced Super-Resolution Generative Adversarial Networks, ECCVW 2018",
     source="BasicSR official (converted from the ESRGAN release), DF2K+OST",
     description="RRDBNet x4, 23 RRDB blocks, GAN-trained",
+    training="GAN",
 )

@@ -11,4 +11,5 @@ CARD = ModelCard(
     paper="Keys, Cubic convolution interpolation for digital image processing, IEEE TASSP 1981",
     source="srbench (MATLAB imresize rule)",
     description="MATLAB bicubic imresize; any integer scale via --scale",
+    training="-",
 )

@@ -34,6 +34,7 @@ def _card(name: str, file: str, scale: int, description: str) -> ModelCard:
         paper=_PAPER,
         source=_SOURCE,
         description=description,
+        training="flow",
     )
 
 

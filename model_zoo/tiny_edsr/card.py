@@ -19,4 +19,5 @@ CARD = ModelCard(
     paper="Lim et al., EDSR, CVPRW 2017 (architecture); weights: srbench",
     source="srbench, trained on scikit-image sample photos",
     description="EDSR x4 with 32 features and 4 blocks, L1-trained for the offline quickstart",
+    training="pixel",
 )

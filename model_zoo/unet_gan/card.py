@@ -35,6 +35,7 @@ def card(name: str, degradation: str = "sr4", base: int = 24, stochastic: bool =
         source="srbench implementation of the paper's U-Net estimator",
         description=description or (f"U-Net GAN estimator ({'stochastic' if stochastic else 'deterministic, Z = 0'}), "
                                     f"{degradation}, base width {base}, consistent by projection"),
+        training="GAN",
     )
 
 

@@ -1,0 +1,1 @@
+"""Public x4 checkpoints whose architecture spandrel detects (DITN, CRAFT, Swift-SRGAN)."""
