@@ -40,6 +40,7 @@ import torch
 
 from srbench.errors import UserError
 from srbench.evaluate import CellEvaluator, batches
+from srbench.models import training_of
 from srbench.speed import SpeedOptions, apply_speed
 from srbench.store import RunStore, check_result_file, read_result_file, write_json
 from srbench.suite import Cell, Suite
@@ -177,6 +178,7 @@ def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], devi
         for row in group_rows:
             row.update({
                 "model": c.model, "weights_sha256": weights_sha256, "dataset": c.dataset, "scale": c.scale,
+                "training": training_of(c.model),  # pixel / GAN / flow: the leaderboard can group by it
                 "attack": c.attack, "alpha": c.budget if attack.budget_name == "alpha" else None,
                 "budget": c.budget, "attack_options": attack.options(), "seed": c.seed,
                 "speed_options": speed_record, "time": _now(), "elapsed_s": elapsed, **env,
