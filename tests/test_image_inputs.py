@@ -1,0 +1,122 @@
+"""Image files as users have them: 16-bit, palette, alpha, odd modes, too small, very large."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from srbench.data import load_dataset
+from srbench.data.demo import skimage_image
+from srbench.data.images import read_image, to_uint8
+from srbench.errors import UserError
+from srbench.metrics import fidelity
+from srbench.models import load_model
+from test_cli_errors import _assert_one_line_error
+
+
+def _set_dir(root, name="Set5", scale=4, kind="HR"):
+    folder = root / name / f"x{scale}" / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _gray8(sr_benchmarks, name="bird") -> np.ndarray:
+    with Image.open(sr_benchmarks / "Set5" / "x4" / "HR" / f"{name}.png") as im:
+        return np.asarray(im.convert("L"))
+
+
+def _bicubic_scores(root) -> list[dict]:
+    model = load_model("bicubic", scale=4)
+    with torch.no_grad():
+        return [fidelity(model.restore(p.lr[None])[0], p.hr, 4, gray=p.gray) for p in load_dataset("set5", 4, root=root)]
+
+
+# ---------------------------------------------------------------- 16-bit PNGs
+
+def test_16bit_gray_png_reads_full_precision(tmp_path):
+    values = np.array([[0, 1, 255, 256, 257, 32768, 65534, 65535]] * 3, dtype=np.uint16)
+    Image.fromarray(values).save(tmp_path / "g16.png")
+    img, gray = read_image(tmp_path / "g16.png")
+    assert gray and img.shape == (3, 3, 8)
+    assert torch.equal(img[0], torch.from_numpy(values.astype(np.float32) / 65535.0))
+    assert torch.equal(img[0], img[2])
+
+
+def test_16bit_gray_png_scores_like_its_8bit_source(sr_benchmarks, tmp_path):
+    """The same content in 8 and 16 bits (v * 257) gives the same scores; a real 16-bit image
+    (values between the 8-bit levels) within 0.01 dB. Saturating it gave 35.83 instead of 27.86 dB."""
+    gray8 = _gray8(sr_benchmarks)
+    Image.fromarray(gray8).save(_set_dir(tmp_path / "d8") / "bird.png")
+    Image.fromarray(gray8.astype(np.uint16) * 257).save(_set_dir(tmp_path / "d16") / "bird.png")
+    dither = np.random.default_rng(0).integers(-120, 121, gray8.shape)
+    fine16 = np.clip(gray8.astype(np.int64) * 257 + dither, 0, 65535).astype(np.uint16)
+    Image.fromarray(fine16).save(_set_dir(tmp_path / "fine16") / "bird.png")
+
+    (p8,), (p16,) = load_dataset("set5", 4, root=tmp_path / "d8"), load_dataset("set5", 4, root=tmp_path / "d16")
+    assert p16.gray and torch.equal(p8.hr, p16.hr) and torch.equal(p8.lr, p16.lr)
+    (s8,), (s16,), (fine,) = (_bicubic_scores(tmp_path / d) for d in ("d8", "d16", "fine16"))
+    assert 25 < s8["psnr_y"] < 35
+    assert s16 == pytest.approx(s8, abs=1e-12)
+    assert fine["psnr_y"] == pytest.approx(s8["psnr_y"], abs=0.01)
+    assert fine["ssim_y"] == pytest.approx(s8["ssim_y"], abs=1e-4)
+
+
+@pytest.mark.parametrize("channels", [3, 4])
+def test_16bit_color_png_is_refused(tmp_path, channels):
+    """Pillow reads 16-bit RGB(A) PNGs as 8 bits (high byte only): refuse rather than score them silently."""
+    cv2 = pytest.importorskip("cv2")  # Pillow cannot write them; basicsr brings OpenCV
+    rgb = skimage_image("chelsea")[:, :24, :24]
+    arr = torch.cat([rgb, torch.ones_like(rgb[:1])])[:channels].permute(1, 2, 0).numpy() * 65535
+    assert cv2.imwrite(str(tmp_path / "c16.png"), arr.round().astype(np.uint16))
+    with pytest.raises(UserError, match=r"c16\.png has 16 bits per channel .*convert it to 8 bits") as err:
+        read_image(tmp_path / "c16.png")
+    assert "\n" not in str(err.value)
+
+
+def test_16bit_color_png_through_cli(cli, tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    rgb16 = (np.asarray(skimage_image("chelsea")[:, :32, :32].permute(1, 2, 0)) * 65535).round().astype(np.uint16)
+    assert cv2.imwrite(str(_set_dir(tmp_path / "data") / "c16.png"), rgb16)
+    result = cli("run", "--models", "bicubic", "--attack", "none", "--datasets", "set5",
+                 "--data-root", str(tmp_path / "data"), "--quiet", cwd=tmp_path)
+    _assert_one_line_error(result, "c16.png", "16 bits per channel", "convert it to 8 bits")
+
+
+# ---------------------------------------------------------------- other modes
+
+@pytest.fixture
+def rgb8():
+    return to_uint8(skimage_image("chelsea")[:, :40, :48])  # H x W x 3 uint8
+
+
+def test_alpha_is_dropped_not_composited(tmp_path, rgb8):
+    alpha = np.linspace(0, 255, rgb8.shape[0] * rgb8.shape[1]).reshape(rgb8.shape[:2]).astype(np.uint8)
+    Image.fromarray(np.dstack([rgb8, alpha])).save(tmp_path / "rgba.png")
+    Image.fromarray(rgb8).save(tmp_path / "rgb.png")
+    (rgba, gray_a), (rgb, gray_b) = read_image(tmp_path / "rgba.png"), read_image(tmp_path / "rgb.png")
+    assert torch.equal(rgba, rgb) and not gray_a and not gray_b
+
+    gray = rgb8[..., 1]
+    Image.fromarray(np.dstack([gray, alpha]), mode="LA").save(tmp_path / "la.png")
+    la, is_gray = read_image(tmp_path / "la.png")
+    assert is_gray and torch.equal(la, torch.from_numpy(gray / np.float32(255)).expand(3, -1, -1))
+
+
+def test_palette_and_bilevel_images(tmp_path, rgb8):
+    pal = Image.fromarray(rgb8).quantize(32)
+    pal.save(tmp_path / "p.png")
+    img, gray = read_image(tmp_path / "p.png")
+    assert not gray
+    assert torch.equal(img, torch.from_numpy(np.asarray(pal.convert("RGB")) / np.float32(255)).permute(2, 0, 1))
+    assert len(torch.unique(img.flatten(1), dim=1).T) <= 32
+
+    Image.fromarray(rgb8[..., 0] > 128).save(tmp_path / "bw.png")
+    img, gray = read_image(tmp_path / "bw.png")
+    assert gray and set(img.unique().tolist()) == {0.0, 1.0}
+    assert torch.equal(img[0] == 1, torch.from_numpy(rgb8[..., 0] > 128))
+
+
+@pytest.mark.parametrize("mode, dtype", [("I", np.int32), ("F", np.float32)])
+def test_integer_and_float_pixels_are_refused(tmp_path, mode, dtype):
+    Image.fromarray(np.full((24, 24), 100, dtype=dtype), mode=mode).save(tmp_path / "odd.tif")
+    with pytest.raises(UserError, match=rf"odd\.tif has Pillow mode '{mode}'.*save it as an 8-bit or 16-bit PNG"):
+        read_image(tmp_path / "odd.tif")
