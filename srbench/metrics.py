@@ -44,20 +44,30 @@ def batch_psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> tor
     return 10 * torch.log10(data_range**2 / mse)
 
 
+SSIM_WINDOW = 11  # side of the Gaussian window; images smaller than this cannot be scored
+_SSIM_STRIP_VALUES = 1 << 18  # values in each temporary of one SSIM strip (2 MiB in float64)
+_SSIM_MIN_STRIP_ROWS = 32  # thinner strips would recompute their 10 extra rows too often
+
+
 def _gaussian_1d(device: torch.device) -> torch.Tensor:
-    x = torch.arange(11, dtype=torch.float64, device=device) - 5
+    x = torch.arange(SSIM_WINDOW, dtype=torch.float64, device=device) - SSIM_WINDOW // 2
     g = torch.exp(-(x**2) / (2 * 1.5**2))
     return g / g.sum()
 
 
 def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
     """11x11 Gaussian, valid region, as two 1-D passes (the window is separable)."""
-    x = x.contiguous().unfold(-1, 11, 1) @ g
-    return (x.transpose(-1, -2).contiguous().unfold(-1, 11, 1) @ g).transpose(-1, -2)
+    x = x.contiguous().unfold(-1, SSIM_WINDOW, 1) @ g
+    return (x.transpose(-1, -2).contiguous().unfold(-1, SSIM_WINDOW, 1) @ g).transpose(-1, -2)
 
 
-def ssim(a255: torch.Tensor, b255: torch.Tensor) -> float:
-    """SSIM of (C, H, W) images in [0, 255], averaged over channels (valid filtering)."""
+def ssim_strip_rows(channels: int, width: int) -> int:
+    """Output rows per SSIM strip: about ``_SSIM_STRIP_VALUES`` values per temporary, whatever the height."""
+    return max(_SSIM_MIN_STRIP_ROWS, _SSIM_STRIP_VALUES // (channels * width))
+
+
+def _ssim_map_sum(a255: torch.Tensor, b255: torch.Tensor) -> float:
+    """Sum of the SSIM map (valid region) of two (C, h, W) images in [0, 255]."""
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
     g = _gaussian_1d(a255.device)
     x = a255.double().unsqueeze(1)  # channels as batch
@@ -67,7 +77,25 @@ def ssim(a255: torch.Tensor, b255: torch.Tensor) -> float:
     syy = _blur(y * y, g) - mu_y**2
     sxy = _blur(x * y, g) - mu_x * mu_y
     smap = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
-    return smap.mean().item()
+    return smap.sum().item()
+
+
+def ssim(a255: torch.Tensor, b255: torch.Tensor, strip_rows: int | None = None) -> float:
+    """SSIM of (C, H, W) images in [0, 255], averaged over the map and channels (valid filtering).
+
+    Computed in horizontal strips of ``strip_rows`` output rows (default :func:`ssim_strip_rows`),
+    each reading the 10 rows below it too, so a 4000x4000 image needs megabytes, not gigabytes;
+    the strips tile the map exactly, so the value does not depend on their height.
+    """
+    channels, h, w = a255.shape
+    if h < SSIM_WINDOW or w < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW}x{SSIM_WINDOW} pixels, got {h}x{w}")
+    halo = SSIM_WINDOW - 1
+    rows = h - halo  # rows of the SSIM map
+    step = strip_rows or ssim_strip_rows(channels, w)
+    total = sum(_ssim_map_sum(a255[:, top:top + step + halo], b255[:, top:top + step + halo])
+                for top in range(0, rows, step))
+    return total / (channels * rows * (w - halo))
 
 
 def fidelity(sr: torch.Tensor, hr: torch.Tensor, scale: int, gray: bool = False) -> dict[str, float]:

@@ -1,4 +1,8 @@
 """Image files as users have them: 16-bit, palette, alpha, odd modes, too small, very large."""
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -8,7 +12,7 @@ from srbench.data import load_dataset
 from srbench.data.demo import skimage_image
 from srbench.data.images import read_image, to_uint8
 from srbench.errors import UserError
-from srbench.metrics import fidelity
+from srbench.metrics import fidelity, ssim
 from srbench.models import load_model
 from test_cli_errors import _assert_one_line_error
 
@@ -120,3 +124,77 @@ def test_integer_and_float_pixels_are_refused(tmp_path, mode, dtype):
     Image.fromarray(np.full((24, 24), 100, dtype=dtype), mode=mode).save(tmp_path / "odd.tif")
     with pytest.raises(UserError, match=rf"odd\.tif has Pillow mode '{mode}'.*save it as an 8-bit or 16-bit PNG"):
         read_image(tmp_path / "odd.tif")
+
+
+# ---------------------------------------------------------------- SSIM in strips
+
+def _whole_image_ssim(a255, b255):
+    """The former one-piece SSIM (whole-image temporaries), kept as the reference for the strips."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    x = torch.arange(11, dtype=torch.float64) - 5
+    g = torch.exp(-(x**2) / (2 * 1.5**2))
+    g = g / g.sum()
+
+    def blur(t):
+        t = t.contiguous().unfold(-1, 11, 1) @ g
+        return (t.transpose(-1, -2).contiguous().unfold(-1, 11, 1) @ g).transpose(-1, -2)
+
+    x, y = a255.double().unsqueeze(1), b255.double().unsqueeze(1)
+    mu_x, mu_y = blur(x), blur(y)
+    sxx, syy, sxy = blur(x * x) - mu_x**2, blur(y * y) - mu_y**2, blur(x * y) - mu_x * mu_y
+    smap = ((2 * mu_x * mu_y + c1) * (2 * sxy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (sxx + syy + c2))
+    return smap.mean().item()
+
+
+def test_ssim_strips_equal_whole_image_on_real_image(sr_benchmarks):
+    hr, _ = read_image(sr_benchmarks / "Set5" / "x4" / "HR" / "baby.png")
+    lr, _ = read_image(sr_benchmarks / "Set5" / "x4" / "LR" / "baby.png")
+    with torch.no_grad():
+        sr = load_model("bicubic", scale=4).restore(lr[None])[0]
+    a, b = (hr.double() * 255).round(), (sr.double().clamp(0, 1) * 255).round()
+    reference = _whole_image_ssim(a, b)
+    assert 0.8 < reference < 0.95
+    for strip_rows in (None, 1, 37, 10_000):
+        assert ssim(a, b, strip_rows=strip_rows) == pytest.approx(reference, abs=1e-10)
+    assert ssim(a[:1], b[:1], strip_rows=64) == pytest.approx(_whole_image_ssim(a[:1], b[:1]), abs=1e-10)
+
+
+@pytest.mark.parametrize("shape", [(3, 157, 203), (1, 11, 13), (2, 12, 11)])
+def test_ssim_strips_equal_whole_image_on_random_odd_sizes(shape):
+    g = torch.Generator().manual_seed(sum(shape))
+    a = torch.randint(0, 256, shape, generator=g).double()
+    b = (a + torch.randn(shape, generator=g, dtype=torch.float64) * 20).clamp(0, 255).round()
+    reference = _whole_image_ssim(a, b)
+    for strip_rows in (None, 1, 2, 5, 64):
+        assert ssim(a, b, strip_rows=strip_rows) == pytest.approx(reference, abs=1e-10)
+
+
+def test_ssim_refuses_images_smaller_than_its_window():
+    with pytest.raises(ValueError, match="at least 11x11 pixels, got 10x40"):
+        ssim(torch.zeros(1, 10, 40), torch.zeros(1, 10, 40))
+
+
+_PEAK_SCRIPT = """
+import resource, torch
+from srbench.metrics import ssim
+torch.set_num_threads(1)
+g = torch.Generator().manual_seed(0)
+n = {n}
+a = torch.rand(1, n, n, generator=g, dtype=torch.float64).mul_(255)
+b = torch.rand(1, n, n, generator=g, dtype=torch.float64).mul_(255)
+ssim(a[:, :64, :64], b[:, :64, :64])  # page in the code paths first
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+ssim(a, b)
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024)
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="ru_maxrss in KiB is Linux's convention")
+def test_ssim_peak_memory_stays_bounded():
+    """A 2000x2000 image: one float64 plane is 32 MB and the one-piece SSIM grew the peak by
+    about 9 planes; the strips stay under two planes (measured in a fresh process)."""
+    out = subprocess.run([sys.executable, "-c", _PEAK_SCRIPT.format(n=2000)], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr
+    grown_mb, plane_mb = float(out.stdout.split()[-1]), 2000 * 2000 * 8 / 2**20
+    assert grown_mb < 2 * plane_mb, grown_mb
