@@ -1,4 +1,5 @@
 """Image files as users have them: 16-bit, palette, alpha, odd modes, too small, very large."""
+import logging
 import os
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from srbench.data import load_dataset
+from srbench.data import LARGE_IMAGE_PIXELS, load_dataset, make_pair, min_hr_side
 from srbench.data.demo import skimage_image
 from srbench.data.images import read_image, to_uint8
 from srbench.errors import UserError
@@ -126,6 +127,32 @@ def test_integer_and_float_pixels_are_refused(tmp_path, mode, dtype):
         read_image(tmp_path / "odd.tif")
 
 
+# ---------------------------------------------------------------- too small
+
+@pytest.mark.parametrize("side", [1, 4])
+def test_tiny_image_is_one_line_error_before_any_model_runs(cli, tmp_path, side):
+    folder = _set_dir(tmp_path / "data")
+    Image.fromarray(to_uint8(skimage_image("chelsea")[:, :32, :32])).save(folder / "a_fine.png")
+    Image.new("RGB", (side, side), (90, 120, 30)).save(folder / "tiny.png")
+    result = cli("run", "--models", "bicubic", "--attack", "none", "--datasets", "set5",
+                 "--data-root", str(tmp_path / "data"), "--out", "out", "--quiet", cwd=tmp_path)
+    _assert_one_line_error(result, "'tiny'", f"{side}x{side} pixels", "at least 20x20", "x4")
+    assert not [p for p in (tmp_path / "out").rglob("*.json") if p.name != "manifest.json"]  # no cell computed
+
+
+@pytest.mark.parametrize("scale, side", [(1, 13), (2, 16), (3, 18), (4, 20), (8, 32)])
+def test_minimum_size_is_exactly_scorable(scale, side):
+    """The smallest accepted HR holds one SSIM window after the shave; one pixel less is refused."""
+    assert min_hr_side(scale) == side
+    hr = skimage_image("astronaut")[:, :side, :side + 5]
+    pair = make_pair("edge", hr, scale)
+    assert pair.lr.shape[-2:] == (side // scale, (side + 5) // scale)
+    scores = fidelity(pair.hr, pair.hr, scale)
+    assert scores["ssim_y"] == pytest.approx(1.0) and scores["ssim_rgb"] == pytest.approx(1.0)
+    with pytest.raises(UserError, match=rf"'edge' is {side + 5}x{side - 1} pixels, too small to score at x{scale}"):
+        make_pair("edge", hr[:, : side - 1], scale)
+
+
 # ---------------------------------------------------------------- SSIM in strips
 
 def _whole_image_ssim(a255, b255):
@@ -198,3 +225,24 @@ def test_ssim_peak_memory_stays_bounded():
     assert out.returncode == 0, out.stderr
     grown_mb, plane_mb = float(out.stdout.split()[-1]), 2000 * 2000 * 8 / 2**20
     assert grown_mb < 2 * plane_mb, grown_mb
+
+
+# ---------------------------------------------------------------- very large
+
+def test_large_dataset_warns_once(tmp_path, caplog):
+    """Above LARGE_IMAGE_PIXELS HR pixels, loading a dataset says so in one logged line, once."""
+    hr_side = (2048, 2000)  # 4.1 megapixels; the LR files are given, so no bicubic of a 4 MP image here
+    assert hr_side[0] * hr_side[1] > LARGE_IMAGE_PIXELS
+    ramp = np.add.outer(np.arange(hr_side[0]) % 256, np.arange(hr_side[1]) % 7).astype(np.uint8)
+    Image.fromarray(ramp).save(_set_dir(tmp_path / "big") / "huge.png")
+    Image.fromarray(ramp[::4, ::4]).save(_set_dir(tmp_path / "big", kind="LR") / "huge.png")
+    Image.fromarray(ramp[:64, :64]).save(_set_dir(tmp_path / "big") / "a_small.png")
+
+    with caplog.at_level(logging.WARNING, logger="srbench.data"):
+        for _ in range(2):
+            load_dataset("set5", 4, root=tmp_path / "big")
+        load_dataset("set5", 4, root=tmp_path / "big", limit=1)  # only the small image: nothing to say
+    lines = [r.getMessage() for r in caplog.records if r.name == "srbench.data"]
+    assert len(lines) == 1, lines
+    assert "dataset 'set5' x4: 1 of 2 HR images have more than 4 megapixels" in lines[0]
+    assert "'huge', 2000x2048" in lines[0] and "\n" not in lines[0]

@@ -4,6 +4,7 @@ A dataset entry is a function ``(scale, root=None) -> list[SRPair]``.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
@@ -11,9 +12,16 @@ import torch
 from srbench.data.bicubic import imresize
 from srbench.data.images import quantize
 from srbench.errors import UserError
+from srbench.metrics import SSIM_WINDOW
 from srbench.registry import Registry
 
 DATASETS = Registry("dataset", "srbench.datasets")
+# HR pixels above which loading a dataset warns (once): such an image takes minutes and
+# gigabytes in a model on a CPU. DIV2K's 2K images stay below it.
+LARGE_IMAGE_PIXELS = 4_000_000
+
+log = logging.getLogger(__name__)
+_warned_large: set[tuple] = set()
 
 
 @dataclass
@@ -36,7 +44,39 @@ def bicubic_lr(hr: torch.Tensor, scale: int) -> torch.Tensor:
     return quantize(imresize(hr.double(), 1.0 / scale).float())
 
 
+def min_hr_side(scale: int) -> int:
+    """Smallest HR side that can be scored: a multiple of the scale (LR = HR / scale) that still
+    holds an SSIM window after ``scale`` border pixels are shaved from each side."""
+    needed = SSIM_WINDOW + 2 * scale
+    return scale * -(-needed // scale)
+
+
+def check_hr_size(name: str, height: int, width: int, scale: int) -> None:
+    """Refuse an image too small to score now, before any model runs on it."""
+    side = min_hr_side(scale)
+    if min(height, width) < side:
+        raise UserError(
+            f"image {name!r} is {width}x{height} pixels, too small to score at x{scale}: HR images need at least "
+            f"{side}x{side} (an {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window after shaving {scale} border pixels); "
+            f"remove it or use larger images")
+
+
+def _warn_if_large(dataset: str, pairs: list[SRPair], scale: int, root) -> None:
+    """One line per dataset and process, so a huge image is not mistaken for a hang."""
+    large = [p for p in pairs if p.hr.shape[-2] * p.hr.shape[-1] > LARGE_IMAGE_PIXELS]
+    key = (dataset, scale, str(root))
+    if not large or key in _warned_large:
+        return
+    _warned_large.add(key)
+    biggest = max(large, key=lambda p: p.hr.shape[-2] * p.hr.shape[-1])
+    h, w = biggest.hr.shape[-2:]
+    log.warning(f"warning: dataset {dataset!r} x{scale}: {len(large)} of {len(pairs)} HR images have more than "
+                f"{LARGE_IMAGE_PIXELS / 1e6:g} megapixels (largest: {biggest.name!r}, {w}x{h}); each can take "
+                f"minutes and gigabytes in a model on a CPU (SSIM itself runs in row strips)")
+
+
 def make_pair(name: str, hr: torch.Tensor, scale: int, lr: torch.Tensor | None = None, gray: bool = False) -> SRPair:
+    check_hr_size(name, hr.shape[-2], hr.shape[-1], scale)
     hr = mod_crop(hr, scale)
     if lr is None:
         lr = bicubic_lr(hr, scale)
@@ -48,10 +88,15 @@ def make_pair(name: str, hr: torch.Tensor, scale: int, lr: torch.Tensor | None =
 
 
 def load_dataset(name: str, scale: int, root: str | None = None, limit: int | None = None) -> list[SRPair]:
+    """The pairs of a registered dataset; too-small images are refused and very large ones announced here."""
     pairs = DATASETS.get(name)(scale=scale, root=root)
     if not pairs:
         raise UserError(f"dataset {name!r} at x{scale} has no images")
-    return pairs[:limit] if limit else pairs
+    pairs = pairs[:limit] if limit else pairs
+    for p in pairs:  # datasets of other packages may build SRPairs without make_pair
+        check_hr_size(p.name, p.hr.shape[-2], p.hr.shape[-1], scale)
+    _warn_if_large(name, pairs, scale, root)
+    return pairs
 
 
 def list_datasets() -> list[str]:
