@@ -30,7 +30,7 @@ def test_builtin_zoo_comes_from_entry_points():
         assert expected in names
     assert srbench.list_models("*esr*") == ["esrgan"]
     card = srbench.get_card("esrgan")
-    assert card.scale == 4 and not card.stochastic and card.weights.expected_hash == "ff704c30"
+    assert card.scale == 4 and not card.stochastic and card.weights.expected_hash.startswith("ff704c30")
 
 
 class Doubler(Restorer):
