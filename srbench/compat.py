@@ -41,3 +41,11 @@ def basicsr_niqe():
     from basicsr.metrics.niqe import calculate_niqe
 
     return calculate_niqe
+
+
+def basicsr_psnr_ssim():
+    """basicsr's ``calculate_psnr`` and ``calculate_ssim`` (the scoring of BasicSR-evaluated papers)."""
+    _alias_functional_tensor()
+    from basicsr.metrics.psnr_ssim import calculate_psnr, calculate_ssim
+
+    return calculate_psnr, calculate_ssim

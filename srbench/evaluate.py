@@ -20,7 +20,8 @@ import torch
 from srbench.attacks import Attack
 from srbench.data import SRPair
 from srbench.lipschitz import per_image_k
-from srbench.metrics import batch_psnr, fidelity, linf_lower_bound_psnr, perturbation_norms
+from srbench.metrics import (DEFAULT_GRAY_CONVENTION, batch_psnr, check_gray_convention, fidelity,
+                             linf_lower_bound_psnr, perturbation_norms)
 from srbench.restorer import Restorer, Z, chunked_restore, merge_z, z_to
 
 FIDELITY_KEYS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
@@ -67,9 +68,10 @@ class CellEvaluator:
     """Holds a model and caches its clean results while a dataset's cells are evaluated."""
 
     def __init__(self, restorer: Restorer, scale: int, seed: int = 0, n_seeds: int = 10,
-                 z_chunk: int | None = None, diversity_samples: int = 32):
+                 z_chunk: int | None = None, diversity_samples: int = 32, gray_convention: str = DEFAULT_GRAY_CONVENTION):
         self.restorer = restorer
         self.scale = scale
+        self.gray_convention = check_gray_convention(gray_convention)
         self.seed = seed
         self.n = n_seeds if restorer.stochastic else 1
         self.z_chunk = z_chunk
@@ -80,6 +82,9 @@ class CellEvaluator:
         with torch.no_grad():
             return chunked_restore(self.restorer, y, z, n, self.z_chunk)
 
+    def _fidelity(self, sr: torch.Tensor, pair: SRPair) -> dict[str, float]:
+        return fidelity(sr, pair.hr, self.scale, pair.gray, self.gray_convention)
+
     def clean(self, group: list[SRPair], y: torch.Tensor) -> CleanResult:
         key = tuple(p.name for p in group)
         if key in self._clean:
@@ -89,7 +94,7 @@ class CellEvaluator:
         out = self._restore(y, z, n)
         fid = []
         for i, p in enumerate(group):
-            per_seed = [fidelity(out[k * b + i], p.hr, self.scale, p.gray) for k in range(n)]
+            per_seed = [self._fidelity(out[k * b + i], p) for k in range(n)]
             fid.append({key_: sum(f[key_] for f in per_seed) / n for key_ in FIDELITY_KEYS})
         extra = [{} for _ in group]
         if self.restorer.stochastic:
@@ -110,7 +115,8 @@ class CellEvaluator:
         hr = torch.stack([p.hr for p in group]).to(device)
         n, b = self.n, len(group)
         clean = self.clean(group, y)
-        rows = [{"image": p.name, "gray": p.gray, "n_seeds": n, **clean.fidelity[i], **clean.extra[i]}
+        rows = [{"image": p.name, "gray": p.gray, "gray_convention": self.gray_convention, "n_seeds": n,
+                 **clean.fidelity[i], **clean.extra[i]}
                 for i, p in enumerate(group)]
         if attack.budget_name is None:
             return rows
@@ -122,7 +128,7 @@ class CellEvaluator:
         in_psnr = batch_psnr(y, y_adv).tolist()
         budget = getattr(attack, attack.budget_name)
         for i, p in enumerate(group):
-            adv_fid = [fidelity(out_adv[k * b + i], p.hr, self.scale, p.gray) for k in range(n)]
+            adv_fid = [self._fidelity(out_adv[k * b + i], p) for k in range(n)]
             rows[i].update({
                 "adv_output_psnr": same_seed[i],
                 "adv_input_psnr": in_psnr[i],

@@ -3,7 +3,8 @@
 Two families, kept apart on purpose:
 - fidelity to the ground truth, SR-literature convention: output rounded to
   8 bits, ``scale`` border pixels shaved, Y channel of ITU-R BT.601
-  (Y in [16, 235]); grayscale images scored on their raw gray values;
+  (Y in [16, 235]); a grayscale ground truth scored by one of two
+  conventions (``GRAY_CONVENTIONS``: BasicSR's Y, or MATLAB's raw gray);
   SSIM of Wang et al. 2004 with an 11x11 Gaussian (sigma 1.5), valid region.
 - robustness (Eq. 9 of Ohayon et al. 2023, adversarial input PSNR of Choi et
   al. 2019): plain PSNR between [0, 1] RGB tensors, no rounding, no shave.
@@ -98,10 +99,21 @@ def ssim(a255: torch.Tensor, b255: torch.Tensor, strip_rows: int | None = None) 
     return total / (channels * rows * (w - halo))
 
 
-def fidelity(sr: torch.Tensor, hr: torch.Tensor, scale: int, gray: bool = False) -> dict[str, float]:
-    """PSNR/SSIM of one (3, H, W) output against its ground truth, both conventions."""
-    sr8, hr8 = shave(to_8bit(sr), scale), shave(to_8bit(hr), scale)
-    if gray:
+def fidelity(sr: torch.Tensor, hr: torch.Tensor, scale: int, gray: bool = False,
+             gray_convention: str = "basicsr") -> dict[str, float]:
+    """PSNR/SSIM of one (3, H, W) output against its ground truth, Y (or gray) and RGB.
+
+    ``gray`` marks a grayscale ground truth; ``gray_convention`` says how it is scored
+    (see :data:`GRAY_CONVENTIONS`), because published tables disagree on it. "basicsr" also
+    rounds to 8 bits and computes Y with BasicSR's own float32 arithmetic, so its scores equal
+    what BasicSR reports; "matlab" keeps the float64 steps srbench used before the convention existed.
+    """
+    basicsr = check_gray_convention(gray_convention) == "basicsr"
+    eight_bit = basicsr_8bit if basicsr else to_8bit
+    sr8, hr8 = shave(eight_bit(sr), scale), shave(eight_bit(hr), scale)
+    if basicsr:
+        sr_y, hr_y = basicsr_y(sr8), basicsr_y(hr8)
+    elif gray:
         sr_y, hr_y = sr8[:1], hr8[:1]
     else:
         sr_y, hr_y = y_channel(sr8), y_channel(hr8)
@@ -111,6 +123,46 @@ def fidelity(sr: torch.Tensor, hr: torch.Tensor, scale: int, gray: bool = False)
         "psnr_rgb": psnr(sr8, hr8, 255.0),
         "ssim_rgb": ssim(sr8, hr8),
     }
+
+
+# How a grayscale ground truth (Set14 `bridge`) is scored; the two differ by about 0.09 dB on Set14.
+GRAY_CONVENTIONS = {
+    "basicsr": "gray read as 3 equal channels, Y of output and ground truth (BasicSR; learned-model papers)",
+    "matlab": "raw gray values, channel 0 of the output (MATLAB scripts; EDSR/CARN bicubic rows)",
+}
+# The default: a new model is compared with its paper, and learned-model tables are made with BasicSR.
+DEFAULT_GRAY_CONVENTION = "basicsr"
+# Rows and cells written before the convention was recorded were scored this way.
+LEGACY_GRAY_CONVENTION = "matlab"
+
+
+def basicsr_8bit(img: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> rounded [0, 255] float64, rounded in float32 as BasicSR's ``tensor2img`` does.
+
+    Why not :func:`to_8bit`: x * 255 rounded in float32 lands on the other side of .5 for some
+    outputs of a real model, which moves a PSNR by about 1e-5 dB.
+    """
+    return (img.detach().float().clamp(0, 1) * 255.0).round().double()
+
+
+def basicsr_y(img255: torch.Tensor) -> torch.Tensor:
+    """BT.601 luma of (..., 3, H, W) RGB in [0, 255] with BasicSR's arithmetic (``to_y_channel``).
+
+    BasicSR divides by 255 in float32, sums B, G, R in float64, and returns float32 times 255.
+    Why not :func:`y_channel`: those float32 steps move a PSNR by about 1e-5 dB, and a score
+    under BasicSR's convention must equal the number BasicSR prints.
+    """
+    x = (img255.float() / 255.0).double()
+    r, g, b = x[..., 0:1, :, :], x[..., 1:2, :, :], x[..., 2:3, :, :]
+    y = (b * 24.966 + g * 128.553 + r * 65.481 + 16.0) / 255.0
+    return (y.float() * 255.0).double()
+
+
+def check_gray_convention(name: str) -> str:
+    """Return ``name`` if it is a known grayscale convention; a ValueError naming the choices otherwise."""
+    if not isinstance(name, str) or name not in GRAY_CONVENTIONS:
+        raise ValueError(f"gray_convention must be one of {', '.join(GRAY_CONVENTIONS)}, got {str(name)[:60]!r}")
+    return name
 
 
 def perturbation_norms(y: torch.Tensor, y_adv: torch.Tensor) -> dict[str, float]:

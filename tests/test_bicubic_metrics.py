@@ -42,13 +42,15 @@ def test_fidelity_matches_basicsr_metrics():
     assert ours["ssim_rgb"] == pytest.approx(calculate_ssim(a, b, 4), abs=1e-6)
 
 
-def test_gray_images_are_scored_on_raw_gray():
+def test_gray_images_are_scored_on_raw_gray_under_the_matlab_convention():
     hr = torch.rand(1, 30, 30).expand(3, -1, -1)
     sr = (hr + 0.1).clamp(0, 1)
-    gray = fidelity(sr, hr, 2, gray=True)["psnr_y"]
-    as_y = fidelity(sr, hr, 2, gray=False)["psnr_y"]
+    gray = fidelity(sr, hr, 2, gray=True, gray_convention="matlab")["psnr_y"]
+    as_y = fidelity(sr, hr, 2, gray=False, gray_convention="matlab")["psnr_y"]
     # Y = 16 + 219/255 * gray shrinks differences: the Y score is higher by 20 log10(255/219)
     assert as_y - gray == pytest.approx(20 * math.log10(255 / 219), abs=0.05)
+    # BasicSR's convention takes Y of the 3 equal channels, gray or not
+    assert fidelity(sr, hr, 2, gray=True)["psnr_y"] == fidelity(sr, hr, 2, gray=False)["psnr_y"]
 
 
 def test_psnr_values():
