@@ -124,12 +124,13 @@ class Worker:
         return self.datasets[key]
 
     def evaluator(self, suite: Suite, dataset: str, cell: Cell, attack) -> CellEvaluator:
-        key = (dataset, cell.seed, getattr(attack, "n_eot", 10), getattr(attack, "z_chunk", None))
+        key = (dataset, cell.seed, getattr(attack, "n_eot", 10), getattr(attack, "z_chunk", None), cell.gray_convention)
         if key not in self.evaluators:
             self.evaluators = {key: CellEvaluator(self.restorer, suite.scale, seed=cell.seed,
                                                   n_seeds=getattr(attack, "n_eot", 10),
                                                   z_chunk=getattr(attack, "z_chunk", None),
-                                                  diversity_samples=suite.diversity_samples)}
+                                                  diversity_samples=suite.diversity_samples,
+                                                  gray_convention=cell.gray_convention)}
         return self.evaluators[key]
 
 

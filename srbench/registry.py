@@ -13,7 +13,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any, Iterator
 
-from srbench.errors import UserError
+from srbench.errors import UserError, shown
 
 
 def import_object(spec: str) -> Any:
@@ -91,8 +91,12 @@ class Registry:
 
     def unknown_message(self, name: str) -> str:
         names = self.names()
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        return f"unknown {self.kind} {name!r}.{hint} Available: {', '.join(names) or '(none)'}."
+        return f"unknown {self.kind} {shown(name)}.{did_you_mean(name, names)} Available: {', '.join(names) or '(none)'}."
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    """`` Did you mean 'x'?`` for up to three close matches among ``choices`` ('' when none is close)."""
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    return f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
 
 

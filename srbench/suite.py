@@ -9,17 +9,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
+import typing
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
-from srbench.errors import UserError
+from srbench.errors import UserError, shown
+from srbench.metrics import DEFAULT_GRAY_CONVENTION, GRAY_CONVENTIONS, LEGACY_GRAY_CONVENTION
+from srbench.registry import did_you_mean
 
 SUITE_KEYS = {"name", "description", "models", "datasets", "scale", "attack", "alphas", "limit",
               "data_root", "device", "seed", "batch_size", "weights", "diversity_samples",
-              "channels_last", "amp", "tf32", "compile"}  # the last four: speed options (srbench/speed.py)
+              "channels_last", "amp", "tf32", "compile",  # speed options (srbench/speed.py)
+              "gray_convention"}
 
 
 @dataclasses.dataclass
@@ -41,6 +46,7 @@ class Suite:
     amp: str | None = None
     tf32: bool = False
     compile: bool = False
+    gray_convention: str = DEFAULT_GRAY_CONVENTION  # how grayscale ground truth is scored (srbench/metrics.py)
     description: str = ""
 
     @property
@@ -62,55 +68,200 @@ class Suite:
 
 
 def suite_problems(raw: dict[str, Any]) -> list[str]:
-    """Every problem of a raw suite mapping (empty list when it is valid)."""
-    from srbench.attacks import ATTACKS
+    """Every problem of a raw suite mapping (empty list when it is valid); each message names its key.
+
+    Types are checked per key first; checks that read a value (registries, ranges, other keys)
+    run only on values of the right type, so a wrong type is one clear message, never a crash.
+    """
+    unknown = sorted(shown(k) for k in set(raw) - SUITE_KEYS)
+    problems = [f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(unknown[:5])}"
+                f"{' ...' if len(unknown) > 5 else ''} (allowed: {', '.join(sorted(SUITE_KEYS))})"] if unknown else []
+    for key, check in _VALUE_CHECKS.items():
+        if key in raw:
+            problems.extend(check(key, raw[key]))
+    problems.extend(_model_problems(raw))
+    problems.extend(_name_list_problems("datasets", raw, _dataset_registry()))
+    attack_cls, attack_problems = _attack_problems(raw.get("attack", {"name": "ifgsm"}))
+    problems.extend(attack_problems)
+    if "alphas" in raw:
+        problems.extend(_alpha_problems(raw["alphas"], attack_cls))
+    problems.extend(_weights_problems(raw))
+    return problems
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # YAML true is a bool, not 1
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)) and math.isfinite(value)
+
+
+def _check(test: Callable[[Any], bool], expected: str) -> Callable[[str, Any], list[str]]:
+    """A per-key check: ``[]`` when ``test(value)`` holds, else "KEY must be EXPECTED, got VALUE"."""
+    return lambda key, value: [] if test(value) else [f"{key} must be {expected}, got {shown(value)}"]
+
+
+def _run_name_problems(key: str, name: Any) -> list[str]:
+    """The run name becomes the folder results/runs/<name>: one plain path component, nothing that climbs out."""
+    if not isinstance(name, str) or not name.strip():
+        return [f"{key} must be a non-empty string (the run's folder name), got {shown(name)}"]
+    if name in (".", "..") or any(c in name for c in "/\\\0"):
+        return [f"{key} {shown(name)} must be a plain folder name without '/', '\\' or '..' (runs are written "
+                f"to results/runs/<name>); to write elsewhere, choose the run folder with --out"]
+    return []
+
+
+_VALUE_CHECKS: dict[str, Callable[[str, Any], list[str]]] = {
+    "name": _run_name_problems,
+    "description": _check(lambda v: v is None or isinstance(v, str), "text"),
+    "scale": _check(lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "limit": _check(lambda v: v is None or (_is_int(v) and v >= 1), "a positive integer"),
+    "batch_size": _check(lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "diversity_samples": _check(lambda v: _is_int(v) and v >= 1, "a positive integer"),
+    "seed": _check(lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "data_root": _check(lambda v: v is None or (isinstance(v, str) and v != ""), "a folder path"),
+    "device": _check(lambda v: isinstance(v, str) and (v in ("auto", "cpu", "cuda") or v.startswith("cuda:")),
+                     "auto, cpu, cuda or cuda:N"),
+    "channels_last": _check(lambda v: isinstance(v, bool), "true or false"),
+    "tf32": _check(lambda v: isinstance(v, bool), "true or false"),
+    "compile": _check(lambda v: isinstance(v, bool), "true or false"),
+    "amp": _check(lambda v: v in (None, "none", "bf16"), "bf16 or none"),
+    "gray_convention": _check(lambda v: isinstance(v, str) and v in GRAY_CONVENTIONS,
+                              " or ".join(GRAY_CONVENTIONS) + " (how grayscale ground truth is scored)"),
+}
+
+
+def _names(key: str, value: Any) -> tuple[list[str], list[str]]:
+    """(names, problems) of a list-of-names key (``models``, ``datasets``); a comma-separated string counts too."""
+    if value is None or isinstance(value, str):
+        items = _as_list(value)
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        return [], [f"{key} must be a list of names, got {shown(value)}"]
+    if not items:
+        return [], [f"{key} is empty: name at least one"]
+    bad = [item for item in items if not isinstance(item, str) or not item.strip()]
+    if bad:
+        return [], [f"{key} must be a list of names, got {shown(bad[0])} in it"]
+    twice = sorted({item for item in items if items.count(item) > 1})
+    if twice:
+        return [], [f"{key} lists {shown(twice[0])} more than once"]
+    return items, []
+
+
+def _dataset_registry():
     from srbench.data import DATASETS
+
+    return DATASETS
+
+
+def _name_list_problems(key: str, raw: dict[str, Any], registry) -> list[str]:
+    if key not in raw:
+        return []
+    names, problems = _names(key, raw[key])
+    return problems + [registry.unknown_message(n) for n in names if n not in registry]
+
+
+def _model_problems(raw: dict[str, Any]) -> list[str]:
+    """Models are registry names, ``file:``/``hf:`` specs, or names whose ``weights`` entry is such a spec."""
+    from srbench.external import spec_problems
     from srbench.models import MODELS
 
-    problems = []
-    for key in sorted(set(raw) - SUITE_KEYS):
-        problems.append(f"unknown key {key!r} (allowed: {', '.join(sorted(SUITE_KEYS))})")
-    weights = raw.get("weights") or {}
-    for model in _as_list(raw.get("models", [])):
-        if _is_model_spec(model) or (isinstance(weights, dict) and _is_model_spec(weights.get(model))):
-            from srbench.external import spec_problems
-
-            problems.extend(spec_problems(model if _is_model_spec(model) else weights[model]))
+    if "models" not in raw:
+        return []
+    models, problems = _names("models", raw["models"])
+    weights = raw.get("weights") if isinstance(raw.get("weights"), dict) else {}
+    for model in models:
+        spec = model if _is_model_spec(model) else weights.get(model)
+        if _is_model_spec(spec):
+            problems.extend(spec_problems(spec))
         elif model not in MODELS:
             problems.append(MODELS.unknown_message(model))
-    for ds in _as_list(raw.get("datasets", [])):
-        if ds not in DATASETS:
-            problems.append(DATASETS.unknown_message(ds))
-    attack = raw.get("attack", {"name": "ifgsm"})
-    attack = {"name": attack} if isinstance(attack, str) else attack
-    if not isinstance(attack, dict) or attack.get("name", "ifgsm") not in ATTACKS:
-        problems.append(ATTACKS.unknown_message(str(attack.get("name") if isinstance(attack, dict) else attack)))
-    else:
-        from srbench.attacks import make_attack
-
-        options = {k: v for k, v in attack.items() if k != "name"}
-        try:
-            make_attack(attack.get("name", "ifgsm"), **options)
-        except (UserError, TypeError) as exc:
-            problems.append(str(exc))
-    for alpha in _as_list(raw.get("alphas", [])):
-        if not isinstance(alpha, (int, float)) or alpha < 0:
-            problems.append(f"alpha must be a number >= 0 (units of 1/255), got {alpha!r}")
-    scale = raw.get("scale", 4)
-    if not isinstance(scale, int) or scale < 1:
-        problems.append(f"scale must be a positive integer, got {scale!r}")
-    for key in ("limit", "batch_size", "diversity_samples"):
-        value = raw.get(key)
-        if value is not None and (not isinstance(value, int) or value < 1):
-            problems.append(f"{key} must be a positive integer, got {value!r}")
-    for key in ("channels_last", "tf32", "compile"):
-        if not isinstance(raw.get(key, False), bool):
-            problems.append(f"{key} must be true or false, got {raw.get(key)!r}")
-    if raw.get("amp") not in (None, "none", "bf16"):
-        problems.append(f"amp must be bf16 or none, got {raw.get('amp')!r}")
-    if raw.get("device", "auto") not in ("auto", "cpu", "cuda") and not str(raw.get("device")).startswith("cuda:"):
-        problems.append(f"device must be auto, cpu, cuda or cuda:N, got {raw.get('device')!r}")
     return problems
+
+
+def _weights_problems(raw: dict[str, Any]) -> list[str]:
+    """``weights`` maps a model of this run to a checkpoint; an entry for any other name would be silently unused."""
+    weights = raw.get("weights")
+    if weights is None:
+        return []
+    if not isinstance(weights, dict):
+        return [f"weights must be a mapping of model name to checkpoint path, got {shown(weights)}"]
+    models, problems = _names("models", raw.get("models", Suite().models))
+    if problems:
+        return []  # reported by the models check
+    models = [m for m in models if not _is_model_spec(m)]
+    for name, path in weights.items():
+        if not isinstance(path, str) or not path:
+            problems.append(f"weights for {shown(name)} must be a checkpoint path, got {shown(path)}")
+        elif not isinstance(name, str) or name not in models:
+            hint = did_you_mean(name, models) if isinstance(name, str) else ""
+            problems.append(f"weights for {shown(name)}: not a model of this run.{hint} "
+                            f"Models of this run: {', '.join(models) or '(none by name)'}")
+    return problems
+
+
+def _attack_problems(attack: Any) -> tuple[type | None, list[str]]:
+    """(attack class or None, problems) of the ``attack`` key: a name, or a mapping of name and options."""
+    from srbench.attacks import ATTACKS
+
+    attack = {"name": attack} if isinstance(attack, str) else attack
+    if not isinstance(attack, dict):
+        return None, [f"attack must be an attack name or a mapping with name: and options, got {shown(attack)}"]
+    name = attack.get("name", "ifgsm")
+    if not isinstance(name, str):
+        return None, [f"attack name must be a string, got {shown(name)}"]
+    if name not in ATTACKS:
+        return None, [ATTACKS.unknown_message(name)]
+    cls = ATTACKS.get(name)
+    options = {k: v for k, v in attack.items() if k != "name"}
+    hints = typing.get_type_hints(cls)
+    fields = {f.name for f in dataclasses.fields(cls)}
+    problems = [f"attack option {key} must be {_type_words(hints[key])}, got {shown(value)}"
+                for key, value in options.items() if key in fields and not _has_type(value, hints[key])]
+    typed = {k: v for k, v in options.items() if k not in fields or _has_type(v, hints[k])}
+    try:
+        cls.from_options(**typed)  # unknown options and ranges, in the attack's own words
+    except (UserError, TypeError) as exc:
+        message = str(exc)
+        problems.append(f"attack: {message if len(message) <= 300 else message[:297] + '...'}")
+    return cls, problems
+
+
+_TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
+               type(None): "null"}
+
+
+def _has_type(value: Any, hint: Any) -> bool:
+    """Whether a YAML value fits an attack option's annotation (int, float, str, bool, or a union of them)."""
+    if typing.get_args(hint):
+        return any(_has_type(value, h) for h in typing.get_args(hint))
+    tests = {bool: lambda v: isinstance(v, bool), int: _is_int, float: _is_number,
+             str: lambda v: isinstance(v, str), type(None): lambda v: v is None}
+    return tests.get(hint, lambda v: True)(value)  # other annotations: left to the attack's validate()
+
+
+def _type_words(hint: Any) -> str:
+    return " or ".join(_TYPE_WORDS.get(h, getattr(h, "__name__", str(h))) for h in (typing.get_args(hint) or (hint,)))
+
+
+def _alpha_problems(alphas: Any, attack_cls: type | None) -> list[str]:
+    """The budgets: a non-empty list of finite numbers >= 0; L_inf ones (units of 1/255) at most 255."""
+    values = [alphas] if _is_number(alphas) else alphas if isinstance(alphas, (list, tuple)) else None
+    if values is None:
+        return [f"alphas must be a list of numbers (budgets), got {shown(alphas)}"]
+    if not values:
+        return ["alphas is empty: give at least one budget"]
+    bad = [a for a in values if not _is_number(a) or a < 0]
+    if bad:
+        return [f"alphas: each alpha must be a finite number >= 0, got {shown(bad[0])}"
+                + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")]
+    if getattr(attack_cls, "budget_name", None) == "alpha" and max(values) > 255:
+        return [f"alphas are L_inf budgets in units of 1/255 (8 means 8/255), at most 255; got {max(values):g}"]
+    twice = sorted({float(a) for a in values if values.count(a) > 1})
+    return [f"alphas lists {twice[0]:g} more than once"] if twice else []
 
 
 def _is_model_spec(name: str) -> bool:
@@ -165,12 +316,58 @@ def read_suite_file(spec: str) -> dict[str, Any]:
             raise UserError(f"suite {spec!r} is neither a file nor a packaged suite ({', '.join(names)})")
         text, base = packaged.read_text(), None
     try:
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.load(text, Loader=_SuiteLoader)
+    except AliasBomb as exc:
+        raise UserError(f"suite {spec}: {exc}") from None
     except yaml.YAMLError as exc:
-        raise UserError(f"suite {spec} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+        raise UserError(f"suite {spec} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise UserError(f"suite {spec} is nested too deeply to be a suite") from None
+    if raw is None:
+        raise UserError(f"suite {spec} is empty (or only comments); a suite names at least its models and "
+                        f"datasets, e.g. models: [bicubic] and datasets: [set5]")
     if not isinstance(raw, dict):
         raise UserError(f"suite {spec} must be a YAML mapping of keys ({', '.join(sorted(SUITE_KEYS))})")
     return raw if base is None else anchor_paths(raw, base)
+
+
+MAX_YAML_VALUES = 10_000  # after aliases are expanded; a real suite holds fewer than a hundred
+
+
+class AliasBomb(yaml.YAMLError):
+    """A document whose aliases expand to more than MAX_YAML_VALUES values (or refer to themselves)."""
+
+
+class _SuiteLoader(yaml.SafeLoader):
+    """SafeLoader that measures a document before building it, with every alias expanded.
+
+    Why: aliases share one node, so a "billion laughs" document is small to parse but
+    expands to gigabytes as soon as anything walks it (validation, JSON, an error message).
+    """
+
+    def compose_document(self):
+        node = super().compose_document()
+        _expanded_size(node, {}, set())
+        return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """Number of values under ``node`` with aliases expanded; AliasBomb beyond MAX_YAML_VALUES."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise AliasBomb("an alias refers to the list or mapping that contains it; write the values out")
+    open_nodes.add(key)
+    children = node.value if isinstance(node, yaml.SequenceNode) else \
+        [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else []
+    total = 1 + sum(_expanded_size(child, sizes, open_nodes) for child in children)
+    open_nodes.discard(key)
+    if total > MAX_YAML_VALUES:
+        raise AliasBomb(f"its YAML aliases expand to more than {MAX_YAML_VALUES} values; "
+                        f"a suite needs far fewer: write the values out")
+    sizes[key] = total
+    return total
 
 
 def _anchor(value: Any, base: Path) -> Any:
@@ -206,17 +403,24 @@ class Cell:
     seed: int = 0
     limit: int | None = None
     numerics: tuple[tuple[str, Any], ...] = ()  # speed options that change results (bf16, tf32); () = float32
+    gray_convention: str = DEFAULT_GRAY_CONVENTION
 
     @property
     def cell_id(self) -> str:
-        """Readable and unique: attack options, seed, image limit and inexact numerics enter through a short hash.
+        """Readable and unique: attack options, seed, image limit, inexact numerics and the grayscale
+        convention enter through a short hash.
 
         Exact speed options (channels-last, compile) are left out, so they can change between
-        resumes; bf16/tf32 results are different cells, never mixed with float32 ones.
+        resumes; bf16/tf32 results are different cells, never mixed with float32 ones. Cells made
+        before the grayscale convention was recorded were scored the MATLAB way: that convention
+        is left out of the hash, so their files keep their names and stay valid; BasicSR-scored
+        cells get other names and are never mixed with them on resume.
         """
         identity = {"options": dict(self.options), "seed": self.seed, "limit": self.limit}
         if self.numerics:
             identity["numerics"] = dict(self.numerics)
+        if self.gray_convention != LEGACY_GRAY_CONVENTION:
+            identity["gray_convention"] = self.gray_convention
         opts = json.dumps(identity, sort_keys=True)
         digest = hashlib.sha256(opts.encode()).hexdigest()[:8]
         budget = "" if self.budget is None else f"_{self.budget:g}"
@@ -238,11 +442,12 @@ class Cell:
     def as_dict(self) -> dict[str, Any]:
         return {"model": self.model, "dataset": self.dataset, "scale": self.scale, "attack": self.attack,
                 "budget": self.budget, "options": dict(self.options), "seed": self.seed, "limit": self.limit,
-                "numerics": dict(self.numerics), "cell_id": self.cell_id}
+                "numerics": dict(self.numerics), "gray_convention": self.gray_convention, "cell_id": self.cell_id}
 
 
 def cells(suite: Suite) -> list[Cell]:
     options = tuple(sorted(suite.attack_options.items()))
     numerics = tuple(item for item in (("amp", suite.amp), ("tf32", suite.tf32)) if item[1] not in (None, "none", False))
-    return [Cell(m, d, suite.scale, suite.attack_name, b, options, suite.seed, suite.limit, numerics)
+    return [Cell(m, d, suite.scale, suite.attack_name, b, options, suite.seed, suite.limit, numerics,
+                 suite.gray_convention)
             for m in suite.models for d in suite.datasets for b in suite.budgets()]

@@ -47,7 +47,7 @@ def test_bad_suite_lists_every_problem(tmp_path, cli):
     assert len(problems) == 9 and all(line.startswith("  - ") for line in lines[1:])
     expected = ["unknown key 'colour'", "unknown model 'esrgna'. Did you mean 'esrgan'",
                 "no such file missing/4x-model.pth", "unknown dataset 'demos'. Did you mean 'demo'",
-                "has no option stepz", "alpha must be a number >= 0 (units of 1/255), got -2",
+                "has no option stepz", "alpha must be a finite number >= 0, got -2",
                 "scale must be a positive integer, got 0", "limit must be a positive integer, got 0",
                 "device must be auto, cpu, cuda or cuda:N, got 'tpu'"]
     for snippet in expected:

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from srbench.errors import UserError
+from srbench.errors import UserError, shown
 
 INTERRUPTED = "finished cells are kept; re-run the same command to resume"
 
@@ -37,8 +38,14 @@ def add_parser(sub):
     p.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int)
     p.add_argument("--batch-size", type=int, dest="batch_size")
-    p.add_argument("--weights", action="append", default=[], metavar="NAME=PATH", help="checkpoint for a model")
-    p.add_argument("--name", help="run name (default: suite name)")
+    p.add_argument("--weights", action="append", default=[], metavar="NAME=PATH",
+                   help="checkpoint for a model of this run (repeatable)")
+    p.add_argument("--gray-convention", choices=["basicsr", "matlab"], dest="gray_convention",
+                   help="how grayscale ground truth (Set14 bridge) is scored: basicsr (default; Y of 3 equal "
+                        "channels, as learned-model papers) or matlab (raw gray, as the published bicubic rows); "
+                        "see docs/metrics.md")
+    p.add_argument("--name", help="run name: the folder results/runs/NAME, so a plain folder name "
+                   "(default: suite name)")
     p.add_argument("--out", help="run folder (default results/runs/<name>)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--dry-run", action="store_true", dest="dry_run",
@@ -58,6 +65,17 @@ def add_parser(sub):
     return p
 
 
+def default_run_name(models: str, attack: str) -> str:
+    """The run folder's name when only flags are given: models and attack, as one plain folder name.
+
+    Why: ``--models file:ckpt/4x-net.pth`` must name the run ``4x-net_ifgsm``, not a path.
+    """
+    from srbench.external import display_name, is_spec
+
+    names = [display_name(m) if is_spec(m) else m for m in models.split(",") if m.strip()]
+    return "".join(c if c not in "/\\:" else "_" for c in "-".join(names) + f"_{attack}")
+
+
 def suite_from_args(args: argparse.Namespace):
     from srbench.suite import build_suite, read_suite_file
 
@@ -66,48 +84,62 @@ def suite_from_args(args: argparse.Namespace):
         raw = read_suite_file(args.suite)
     elif flags_given:
         # flags alone: the paper's three test sets unless --datasets says otherwise
-        raw = {"name": (args.models or "bicubic").replace(",", "-") + f"_{args.attack or 'ifgsm'}",
+        raw = {"name": default_run_name(args.models or "bicubic", args.attack or "ifgsm"),
                "datasets": ["set5", "set14", "bsd100"]}
     else:
         raw = read_suite_file("quickstart")
     for key in ("models", "datasets", "scale", "limit", "data_root", "device", "seed", "batch_size",
-                "channels_last", "amp", "tf32", "compile"):
+                "channels_last", "amp", "tf32", "compile", "gray_convention"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
     if args.alpha is not None:
         try:
             raw["alphas"] = [float(a) for a in args.alpha.split(",") if a.strip()]
         except ValueError:
-            raise UserError(f"--alpha takes numbers separated by commas, got {args.alpha!r}") from None
+            raise UserError(f"--alpha takes numbers separated by commas, got {shown(args.alpha)}") from None
     if args.eps is not None:
         if args.alpha is not None:
             raise UserError("--eps and --alpha both set the budget list; give one")
         try:
             raw["alphas"] = [float(a) for a in args.eps.split(",") if a.strip()]
         except ValueError:
-            raise UserError(f"--eps takes numbers separated by commas, got {args.eps!r}") from None
+            raise UserError(f"--eps takes numbers separated by commas, got {shown(args.eps)}") from None
     elif args.target_input_psnr is not None and args.alpha is None:
         raw["alphas"] = [0.0]  # eps is derived from the target AI-PSNR; the cell budget is a placeholder
-    attack = raw.get("attack", {"name": "ifgsm"})
-    attack = {"name": attack} if isinstance(attack, str) else dict(attack)
-    if args.attack is not None and args.attack != attack.get("name"):
+    raw["attack"] = with_attack_flags(raw.get("attack", {"name": "ifgsm"}), args)
+    weights = weights_flags(args.weights)
+    if weights and isinstance(raw.get("weights") or {}, dict):  # a malformed suite entry is reported by validation
+        raw["weights"] = {**(raw.get("weights") or {}), **weights}
+    if args.name:
+        raw["name"] = args.name
+    return build_suite(raw)
+
+
+def with_attack_flags(attack: Any, args: argparse.Namespace) -> Any:
+    """The suite's attack entry with the attack flags applied (a malformed entry is left for validation to report)."""
+    attack = {"name": attack} if isinstance(attack, str) else attack
+    if args.attack is not None and (not isinstance(attack, dict) or args.attack != attack.get("name", "ifgsm")):
         attack = {"name": args.attack}
+    if not isinstance(attack, dict):
+        return attack
+    attack = dict(attack)
     for key in ATTACK_FLAGS:
         if getattr(args, key) is not None:
             attack[key] = getattr(args, key)
     if args.quantize:
         attack["quantize"] = True
-    raw["attack"] = attack
-    weights = dict(raw.get("weights", {}))
-    for spec in args.weights:
+    return attack
+
+
+def weights_flags(specs: list[str]) -> dict[str, str]:
+    """``--weights NAME=PATH`` flags as a mapping."""
+    weights = {}
+    for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep or not name or not path:
-            raise UserError(f"--weights takes NAME=PATH, got {spec!r}")
+            raise UserError(f"--weights takes NAME=PATH, got {shown(spec)}")
         weights[name] = path
-    raw["weights"] = weights
-    if args.name:
-        raw["name"] = args.name
-    return build_suite(raw)
+    return weights
 
 
 def main(args):
