@@ -86,7 +86,18 @@ def suite_problems(raw: dict[str, Any]) -> list[str]:
     if "alphas" in raw:
         problems.extend(_alpha_problems(raw["alphas"], attack_cls))
     problems.extend(_weights_problems(raw))
-    return problems
+    return _at_most(problems)
+
+
+MAX_PROBLEMS, MAX_PROBLEM_CHARS = 20, 500
+
+
+def _at_most(problems: list[str]) -> list[str]:
+    """The first MAX_PROBLEMS problems, each cut to MAX_PROBLEM_CHARS: a list of 10,000 bad names is one screen."""
+    shown_problems = [p if len(p) <= MAX_PROBLEM_CHARS else p[:MAX_PROBLEM_CHARS - 3] + "..."
+                      for p in problems[:MAX_PROBLEMS]]
+    more = len(problems) - MAX_PROBLEMS
+    return shown_problems + ([f"... and {more} more problem{'s' if more > 1 else ''}"] if more > 0 else [])
 
 
 def _is_int(value: Any) -> bool:

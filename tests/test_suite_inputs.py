@@ -162,3 +162,10 @@ def test_weights_for_a_model_not_in_the_run(in_tmp, capsys):
     (in_tmp / "s.yaml").write_text("models: [bicubic, tiny-edsr]\ndatasets: [demo]\nweights: {tiny_edsr: x.pth}\n")
     one_line_error(capsys, ["run", "s.yaml", "--quiet"], "weights for 'tiny_edsr'", "Did you mean 'tiny-edsr'?")
     assert not (in_tmp / "results").exists()
+
+
+def test_many_problems_stay_one_screen():
+    names = [f"model{i}" for i in range(5000)]
+    problems = suite_problems({"models": names, "datasets": ["demo", "x" * 5000]})
+    assert len(problems) == 21 and problems[-1] == "... and 4981 more problems"
+    assert all(len(p) <= 500 for p in problems)
