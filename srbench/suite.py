@@ -6,6 +6,7 @@ the budgets (alphas) to sweep. ``validate`` reports every problem at once;
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import hashlib
 import json
@@ -80,7 +81,7 @@ def suite_problems(raw: dict[str, Any]) -> list[str]:
         if key in raw:
             problems.extend(check(key, raw[key]))
     problems.extend(_model_problems(raw))
-    problems.extend(_name_list_problems("datasets", raw, _dataset_registry()))
+    problems.extend(_dataset_problems(raw))
     attack_cls, attack_problems = _attack_problems(raw.get("attack", {"name": "ifgsm"}))
     problems.extend(attack_problems)
     if "alphas" in raw:
@@ -156,23 +157,24 @@ def _names(key: str, value: Any) -> tuple[list[str], list[str]]:
     bad = [item for item in items if not isinstance(item, str) or not item.strip()]
     if bad:
         return [], [f"{key} must be a list of names, got {shown(bad[0])} in it"]
-    twice = sorted({item for item in items if items.count(item) > 1})
+    twice = _repeated(items)
     if twice:
         return [], [f"{key} lists {shown(twice[0])} more than once"]
     return items, []
 
 
-def _dataset_registry():
+def _repeated(items: list) -> list:
+    """Values listed more than once (each would make the same cells twice), in order."""
+    return [item for item, n in collections.Counter(items).items() if n > 1]
+
+
+def _dataset_problems(raw: dict[str, Any]) -> list[str]:
     from srbench.data import DATASETS
 
-    return DATASETS
-
-
-def _name_list_problems(key: str, raw: dict[str, Any], registry) -> list[str]:
-    if key not in raw:
+    if "datasets" not in raw:
         return []
-    names, problems = _names(key, raw[key])
-    return problems + [registry.unknown_message(n) for n in names if n not in registry]
+    names, problems = _names("datasets", raw["datasets"])
+    return problems + [DATASETS.unknown_message(n) for n in names if n not in DATASETS]
 
 
 def _model_problems(raw: dict[str, Any]) -> list[str]:
@@ -271,7 +273,7 @@ def _alpha_problems(alphas: Any, attack_cls: type | None) -> list[str]:
                 + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")]
     if getattr(attack_cls, "budget_name", None) == "alpha" and max(values) > 255:
         return [f"alphas are L_inf budgets in units of 1/255 (8 means 8/255), at most 255; got {max(values):g}"]
-    twice = sorted({float(a) for a in values if values.count(a) > 1})
+    twice = _repeated([float(a) for a in values])
     return [f"alphas lists {twice[0]:g} more than once"] if twice else []
 
 
