@@ -20,6 +20,7 @@ import torch
 from srbench.attacks import Attack
 from srbench.data import SRPair
 from srbench.lipschitz import per_image_k
+from srbench.niqe import niqe
 from srbench.metrics import (DEFAULT_GRAY_CONVENTION, batch_psnr, check_gray_convention, fidelity,
                              linf_lower_bound_psnr, perturbation_norms)
 from srbench.restorer import Restorer, Z, chunked_restore, merge_z, z_to
@@ -68,8 +69,10 @@ class CellEvaluator:
     """Holds a model and caches its clean results while a dataset's cells are evaluated."""
 
     def __init__(self, restorer: Restorer, scale: int, seed: int = 0, n_seeds: int = 10,
-                 z_chunk: int | None = None, diversity_samples: int = 32, gray_convention: str = DEFAULT_GRAY_CONVENTION):
+                 z_chunk: int | None = None, diversity_samples: int = 32, gray_convention: str = DEFAULT_GRAY_CONVENTION,
+                 score_niqe: bool = False):
         self.restorer = restorer
+        self.score_niqe = score_niqe
         self.scale = scale
         self.gray_convention = check_gray_convention(gray_convention)
         self.seed = seed
@@ -97,6 +100,9 @@ class CellEvaluator:
             per_seed = [self._fidelity(out[k * b + i], p) for k in range(n)]
             fid.append({key_: sum(f[key_] for f in per_seed) / n for key_ in FIDELITY_KEYS})
         extra = [{} for _ in group]
+        if self.score_niqe:
+            for i in range(b):  # mean over the seeds, like the fidelity scores
+                extra[i]["niqe"] = sum(niqe(out[k * b + i], self.scale) for k in range(n)) / n
         if self.restorer.stochastic:
             m = self.diversity_samples
             zd = draw_z(self.restorer, group, y, m, self.seed, "diversity")
@@ -109,8 +115,15 @@ class CellEvaluator:
         return result
 
     def evaluate(self, group: list[SRPair], attack: Attack, device: torch.device,
-                 on_step: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
-        """Rows (one per image) for one batch of equal-size images."""
+                 on_step: Callable[[int], None] | None = None,
+                 on_images: Callable[[SRPair, dict[str, torch.Tensor]], dict[str, Any]] | None = None
+                 ) -> list[dict[str, Any]]:
+        """Rows (one per image) for one batch of equal-size images.
+
+        ``on_images(pair, tensors)``, when given, receives each image's LR, attacked LR, perturbation
+        and the clean and attacked outputs (first seed) and returns what to add to its row (where they
+        were saved); it returns None for images it does not keep.
+        """
         y = torch.stack([p.lr for p in group]).to(device)
         hr = torch.stack([p.hr for p in group]).to(device)
         n, b = self.n, len(group)
@@ -119,6 +132,7 @@ class CellEvaluator:
                  **clean.fidelity[i], **clean.extra[i]}
                 for i, p in enumerate(group)]
         if attack.budget_name is None:
+            self._hand_over(on_images, group, rows, y, None, clean.outputs, None)
             return rows
         target = hr if getattr(attack, "target", "hr") == "hr" else clean.outputs.view(n, b, *hr.shape[1:]).mean(0)
         y_adv, record = attack(self.restorer, y, target=target, z=clean.z, on_step=on_step)
@@ -145,4 +159,19 @@ class CellEvaluator:
             fresh = _mean_over_seeds(batch_psnr(self._restore(y, z_fresh, n), self._restore(y_adv, z_fresh, n)), n, b)
             for i in range(b):
                 rows[i]["adv_output_psnr_fresh"] = fresh[i]
+        self._hand_over(on_images, group, rows, y, y_adv, clean.outputs, out_adv)
         return rows
+
+    @staticmethod
+    def _hand_over(on_images, group: list[SRPair], rows: list[dict], y: torch.Tensor, y_adv: torch.Tensor | None,
+                   out: torch.Tensor, out_adv: torch.Tensor | None) -> None:
+        """Give each image's tensors (first seed: the leading B outputs) to ``on_images``; record what it returns."""
+        if on_images is None:
+            return
+        for i, pair in enumerate(group):
+            tensors = {"lr": y[i], "sr_clean": out[i]}
+            if y_adv is not None:
+                tensors.update(lr_adv=y_adv[i], delta=y_adv[i] - y[i], sr_adv=out_adv[i])
+            saved = on_images(pair, tensors)
+            if saved:
+                rows[i]["saved_images"] = saved

@@ -40,6 +40,7 @@ import torch
 
 from srbench.errors import UserError
 from srbench.evaluate import CellEvaluator, batches
+from srbench.saved_images import ImageSaver
 from srbench.models import training_of
 from srbench.speed import SpeedOptions, apply_speed
 from srbench.store import RunStore, check_result_file, read_result_file, write_json
@@ -124,20 +125,25 @@ class Worker:
         return self.datasets[key]
 
     def evaluator(self, suite: Suite, dataset: str, cell: Cell, attack) -> CellEvaluator:
-        key = (dataset, cell.seed, getattr(attack, "n_eot", 10), getattr(attack, "z_chunk", None), cell.gray_convention)
+        key = (dataset, cell.seed, getattr(attack, "n_eot", 10), getattr(attack, "z_chunk", None), cell.gray_convention,
+               suite.niqe)
         if key not in self.evaluators:
             self.evaluators = {key: CellEvaluator(self.restorer, suite.scale, seed=cell.seed,
                                                   n_seeds=getattr(attack, "n_eot", 10),
                                                   z_chunk=getattr(attack, "z_chunk", None),
                                                   diversity_samples=suite.diversity_samples,
-                                                  gray_convention=cell.gray_convention)}
+                                                  gray_convention=cell.gray_convention,
+                                                  score_niqe=suite.niqe)}
         return self.evaluators[key]
 
 
 def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, progress: Any = None,
-                 env: dict | None = None, on_cell: Callable[[Cell, list[dict]], None] | None = None
-                 ) -> dict[str, list[dict]]:
-    """Evaluate the cells of ``unit``; return {cell_id: rows}. ``on_cell`` is called as each cell finishes."""
+                 env: dict | None = None, on_cell: Callable[[Cell, list[dict]], None] | None = None,
+                 run_dir: str | Path | None = None) -> dict[str, list[dict]]:
+    """Evaluate the cells of ``unit``; return {cell_id: rows}. ``on_cell`` is called as each cell finishes.
+
+    ``run_dir``: where the suite's ``save_images`` are written (srbench/saved_images.py); None keeps none.
+    """
     from srbench.models import resolve_device
     from srbench.runner import Progress, environment
 
@@ -147,13 +153,16 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
     env = env or environment(device)
     speed = SpeedOptions.from_suite(suite)
     restorer = worker.model(suite, unit.model, device, speed)
-    groups = batches(worker.pairs(suite, unit.dataset), suite.batch_size)[unit.start:unit.stop]
+    pairs = worker.pairs(suite, unit.dataset)
+    groups = batches(pairs, suite.batch_size)[unit.start:unit.stop]
     out = {}
     for c in unit.cells:
         attack = c.make_attack()
         evaluator = worker.evaluator(suite, unit.dataset, c, attack)
+        saver = (ImageSaver(run_dir, c.cell_id, suite.save_images, [p.name for p in pairs])
+                 if run_dir is not None and suite.save_images else None)
         rows = run_cell(c, attack, evaluator, groups, device, progress, env,
-                        getattr(restorer, "weights_sha256", None), speed)
+                        getattr(restorer, "weights_sha256", None), speed, on_images=saver)
         out[c.cell_id] = rows
         if on_cell is not None:
             on_cell(c, rows)
@@ -161,7 +170,8 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
 
 
 def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], device: torch.device, progress: Any,
-             env: dict, weights_sha256: str | None, speed: SpeedOptions | None = None) -> list[dict]:
+             env: dict, weights_sha256: str | None, speed: SpeedOptions | None = None,
+             on_images: Callable | None = None) -> list[dict]:
     """Per-image rows of one cell over the given batches of images."""
     label = f"{c.model} / {c.dataset} x{c.scale} / {c.attack}" + ("" if c.budget is None else f" {c.budget:g}")
     image_task = progress.task(f"  images: {label}", sum(len(g) for g in groups))
@@ -174,7 +184,7 @@ def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], devi
         progress.update(step_task, completed=0)
         on_step = (lambda t: progress.update(step_task, completed=t)) if step_task is not None else None
         with torch.no_grad() if c.budget is None else nullcontext():
-            group_rows = evaluator.evaluate(group, attack, device, on_step=on_step)
+            group_rows = evaluator.evaluate(group, attack, device, on_step=on_step, on_images=on_images)
         elapsed = (time.perf_counter() - t0) / len(group)
         for row in group_rows:
             row.update({
@@ -211,7 +221,7 @@ class LocalExecutor:
                 store.write_cell(c.cell_id, c.as_dict(), rows)
                 progress.update(cell_task, advance=1)
 
-            execute_unit(suite, unit, worker, progress, env, on_cell=write)
+            execute_unit(suite, unit, worker, progress, env, on_cell=write, run_dir=store.dir)
             weights[model] = getattr(worker.restorer, "weights_sha256", None)
         return weights
 
@@ -229,7 +239,7 @@ def _group(todo: Iterable[Cell]) -> dict[tuple[str, str], list[Cell]]:
 _RAY_WORKER: Worker | None = None
 
 
-def _ray_task(suite_dict: dict, unit: WorkUnit, cards: dict, env_extra: dict) -> dict[str, list[dict]]:
+def _ray_task(suite_dict: dict, unit: WorkUnit, cards: dict, env_extra: dict, run_dir: str) -> dict[str, list[dict]]:
     """Body of one Ray task: runs in a worker process, which keeps its last model between tasks."""
     global _RAY_WORKER
     from srbench.models import MODELS, register_model, resolve_device
@@ -242,7 +252,7 @@ def _ray_task(suite_dict: dict, unit: WorkUnit, cards: dict, env_extra: dict) ->
     if _RAY_WORKER is None:
         _RAY_WORKER = Worker()
     env = {**environment(resolve_device(suite.device)), **env_extra}
-    return execute_unit(suite, unit, _RAY_WORKER, env=env)
+    return execute_unit(suite, unit, _RAY_WORKER, env=env, run_dir=run_dir)  # saved images: a folder the workers share
 
 
 def _driver_cards(suite: Suite) -> dict:
@@ -340,7 +350,7 @@ class RayExecutor:
         attempts: dict[str, int] = {}
         failed: dict[str, str] = {}
         weights: dict[str, str | None] = {}
-        in_flight = {task_fn.remote(suite_dict, u, cards, env_extra): u for u in pending}
+        in_flight = {task_fn.remote(suite_dict, u, cards, env_extra, str(store.dir)): u for u in pending}
         while in_flight:
             done, _ = ray.wait(list(in_flight), num_returns=1)
             ref = done[0]
@@ -354,7 +364,7 @@ class RayExecutor:
                 parts.record_error(unit, n, exc)
                 if n <= self.max_retries:
                     progress.log(f"[yellow]task {unit.unit_id} failed (attempt {n}): {message}; retrying")
-                    in_flight[task_fn.remote(suite_dict, unit, cards, env_extra)] = unit
+                    in_flight[task_fn.remote(suite_dict, unit, cards, env_extra, str(store.dir))] = unit
                 else:
                     progress.log(f"[red]task {unit.unit_id} failed {n} times: {message}")
                     failed[unit.unit_id] = message

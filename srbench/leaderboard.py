@@ -7,12 +7,13 @@ from typing import Iterable
 import pandas as pd
 
 from srbench.errors import UserError
+from srbench.metrics import LEGACY_GRAY_CONVENTION
 from srbench.store import RunStore, is_run_dir
 
 # budget: the value a cell sweeps (alpha for I-FGSM, eps for adam-l2); shown only where it is not alpha
 GROUP_KEYS = ["model", "dataset", "scale", "attack", "alpha", "budget"]
 METRIC_COLUMNS = ["psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "adv_output_psnr", "adv_output_psnr_fresh",
-                  "adv_input_psnr", "adv_psnr_hr", "adv_psnr_y", "diversity_std", "linf", "l2", "lipschitz_k"]
+                  "adv_input_psnr", "adv_psnr_hr", "adv_psnr_y", "diversity_std", "niqe", "linf", "l2", "lipschitz_k"]
 ALWAYS = ["psnr_y", "ssim_y", "psnr_rgb", "adv_output_psnr", "adv_input_psnr", "adv_psnr_hr"]
 DEFAULT_RUNS_ROOT = Path("results/runs")
 
@@ -44,14 +45,29 @@ def load_rows(runs: Iterable[str | Path]) -> pd.DataFrame:
 
 
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
-    """Mean over images, one row per model x dataset x scale x attack x budget (alpha for I-FGSM)."""
+    """Mean over images, one row per model x dataset x scale x attack x budget (alpha for I-FGSM).
+
+    Two columns appear only where they say something: ``training`` (pixel/GAN/flow, from the model
+    card) when the rows carry it, and ``gray_convention`` when a grayscale image was scored or the
+    runs used both conventions (rows older than the option were scored the MATLAB way).
+    """
+    df = df.assign(gray_convention=df["gray_convention"].fillna(LEGACY_GRAY_CONVENTION)
+                   if "gray_convention" in df else LEGACY_GRAY_CONVENTION)
+    keys = GROUP_KEYS + ["gray_convention"]
     # one row per image and cell; if two runs share a cell, keep the newest rows
-    df = df.sort_values("time").drop_duplicates(GROUP_KEYS + ["image"], keep="last")
+    df = df.sort_values("time").drop_duplicates(keys + ["image"], keep="last")
     metrics = [c for c in METRIC_COLUMNS if c in df and (c in ALWAYS or df[c].notna().any())]
-    table = (df.groupby(GROUP_KEYS, dropna=False, sort=True)
-               .agg(n_images=("image", "size"), **{m: (m, "mean") for m in metrics})
+    described = {"training": ("training", "first")} if "training" in df and df["training"].notna().any() else {}
+    table = (df.groupby(keys, dropna=False, sort=True)
+               .agg(**described, n_images=("image", "size"), **{m: (m, "mean") for m in metrics})
                .reset_index())
-    return table[GROUP_KEYS + ["n_images"] + metrics]
+    shown_keys = list(GROUP_KEYS)
+    if described:
+        shown_keys.insert(1, "training")
+    gray_scored = "gray" in df and df["gray"].fillna(False).astype(bool).any()
+    if gray_scored or df["gray_convention"].nunique() > 1:
+        shown_keys.append("gray_convention")
+    return table[shown_keys + ["n_images"] + metrics]
 
 
 def without_redundant_budget(table: pd.DataFrame) -> pd.DataFrame:

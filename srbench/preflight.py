@@ -68,6 +68,16 @@ def dataset_images(suite: Suite, dataset: str) -> list[str]:
     return [pair.name for pair in load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)]
 
 
+def saved_image_problems(suite: Suite, images: dict[str, list[str]]) -> list[str]:
+    """Image names given to ``save_images`` must exist in one of the run's datasets (a typo would save nothing)."""
+    if not isinstance(suite.save_images, list):
+        return []
+    known = {name for names in images.values() for name in names}
+    return [f"save_images: no image {name!r} in the datasets of this run "
+            f"({', '.join(f'{d}: {len(n)} images' for d, n in images.items())}); use names without extension"
+            for name in suite.save_images if name not in known]
+
+
 def preflight(suite: Suite) -> Plan:
     """Resolve every model's weights and load every dataset; one UserError listing every problem."""
     problems: list[str] = []
@@ -83,6 +93,7 @@ def preflight(suite: Suite) -> Plan:
             images[dataset] = dataset_images(suite, dataset)
         except UserError as exc:
             problems.append(str(exc))
+    problems.extend(saved_image_problems(suite, images))
     if len(problems) == 1:
         raise UserError(problems[0])
     if problems:

@@ -24,6 +24,7 @@ import torch
 import srbench
 from srbench.models import resolve_device
 from srbench.preflight import Plan, preflight
+from srbench.saved_images import saved_images
 from srbench.store import NO_FILE, RunStore, writable_dir
 from srbench.suite import Cell, Suite, cells
 
@@ -155,7 +156,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
             else:
                 weights = runner.run(suite, todo, store, progress, env)
         store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "finished": _now(),
-                              "cells": all_ids, "weights_sha256": weights})
+                              "cells": all_ids, "weights_sha256": weights, "saved_images": saved_images(store.dir)})
     return Path(out_dir)
 
 

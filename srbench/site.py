@@ -45,6 +45,11 @@ METRIC_INFO: dict[str, tuple[str, bool | None, str]] = {
     "adv_input_psnr": ("AI-PSNR", True, "PSNR between the clean and attacked input (the attack's strength)"),
     "adv_psnr_hr": ("attacked PSNR vs HR", True, "attacked output vs HR on RGB"),
     "adv_psnr_y": ("attacked PSNR-Y vs HR", True, "attacked output vs HR, Y channel convention"),
+    "niqe": ("NIQE", False, "no-reference naturalness of the clean output (Mittal et al.; basicsr's implementation, "
+                            "Y channel, border of `scale` px shaved)"),
+    "training": ("training", None, "how the model was trained (pixel loss, GAN, flow), from its card"),
+    "gray_convention": ("gray conv.", None, "how grayscale ground truth was scored: basicsr (Y of 3 equal channels) "
+                                            "or matlab (raw gray)"),
     "diversity_std": ("diversity", None, "per-pixel std over samples of the clean input (stochastic models)"),
     "linf": ("L-inf", None, "L-inf norm of the perturbation"),
     "l2": ("L2", None, "L2 norm of the perturbation"),

@@ -25,7 +25,7 @@ from srbench.registry import did_you_mean
 SUITE_KEYS = {"name", "description", "models", "datasets", "scale", "attack", "alphas", "limit",
               "data_root", "device", "seed", "batch_size", "weights", "diversity_samples",
               "channels_last", "amp", "tf32", "compile",  # speed options (srbench/speed.py)
-              "gray_convention"}
+              "gray_convention", "niqe", "save_images"}
 
 
 @dataclasses.dataclass
@@ -48,6 +48,8 @@ class Suite:
     tf32: bool = False
     compile: bool = False
     gray_convention: str = DEFAULT_GRAY_CONVENTION  # how grayscale ground truth is scored (srbench/metrics.py)
+    niqe: bool = False  # NIQE of each clean output (srbench/niqe.py): about a second per image on a CPU
+    save_images: int | list[str] = 0  # keep attacked inputs and outputs of the first N (or these) images per cell
     description: str = ""
 
     @property
@@ -139,6 +141,9 @@ _VALUE_CHECKS: dict[str, Callable[[str, Any], list[str]]] = {
     "tf32": _check(lambda v: isinstance(v, bool), "true or false"),
     "compile": _check(lambda v: isinstance(v, bool), "true or false"),
     "amp": _check(lambda v: v in (None, "none", "bf16"), "bf16 or none"),
+    "niqe": _check(lambda v: isinstance(v, bool), "true or false"),
+    "save_images": _check(lambda v: (_is_int(v) and v >= 0) or (isinstance(v, list) and bool(v) and all(
+        isinstance(n, str) and n for n in v)), "a number of images (0: none) or a list of image names"),
     "gray_convention": _check(lambda v: isinstance(v, str) and v in GRAY_CONVENTIONS,
                               " or ".join(GRAY_CONVENTIONS) + " (how grayscale ground truth is scored)"),
 }

@@ -44,6 +44,13 @@ def add_parser(sub):
                    help="how grayscale ground truth (Set14 bridge) is scored: basicsr (default; Y of 3 equal "
                         "channels, as learned-model papers) or matlab (raw gray, as the published bicubic rows); "
                         "see docs/metrics.md")
+    p.add_argument("--niqe", action="store_true", default=None,
+                   help="also score each clean output with NIQE (no-reference; lower looks more natural; "
+                        "about a second per image on a CPU)")
+    p.add_argument("--save-images", nargs="?", const="1", dest="save_images", metavar="N|NAMES",
+                   help="keep, for the first N images of each cell (default 1) or the named ones (comma-separated), "
+                        "the LR and attacked LR (PNG), the exact perturbation (.npy) and the clean and attacked "
+                        "outputs (PNG), under RUN/images/<cell>/; the html gallery shows them")
     p.add_argument("--name", help="run name: the folder results/runs/NAME, so a plain folder name "
                    "(default: suite name)")
     p.add_argument("--out", help="run folder (default results/runs/<name>)")
@@ -89,9 +96,11 @@ def suite_from_args(args: argparse.Namespace):
     else:
         raw = read_suite_file("quickstart")
     for key in ("models", "datasets", "scale", "limit", "data_root", "device", "seed", "batch_size",
-                "channels_last", "amp", "tf32", "compile", "gray_convention"):
+                "channels_last", "amp", "tf32", "compile", "gray_convention", "niqe"):
         if getattr(args, key) is not None:
             raw[key] = getattr(args, key)
+    if args.save_images is not None:
+        raw["save_images"] = save_images_flag(args.save_images)
     if args.alpha is not None:
         try:
             raw["alphas"] = [float(a) for a in args.alpha.split(",") if a.strip()]
@@ -129,6 +138,17 @@ def with_attack_flags(attack: Any, args: argparse.Namespace) -> Any:
     if args.quantize:
         attack["quantize"] = True
     return attack
+
+
+def save_images_flag(text: str) -> int | list[str]:
+    """``--save-images 3`` (the first three images) or ``--save-images baby,bird`` (those images)."""
+    text = text.strip()
+    if text.isdigit():
+        return int(text)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UserError(f"--save-images takes a number of images or image names separated by commas, got {shown(text)}")
+    return names
 
 
 def weights_flags(specs: list[str]) -> dict[str, str]:

@@ -1,0 +1,61 @@
+"""--save-images keeps the exact attack and the outputs beside each cell; --niqe scores the clean outputs."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import srbench
+from srbench.cli import main
+from srbench.data import load_dataset
+from srbench.data.images import read_image, to_uint8
+from srbench.niqe import niqe
+
+
+def run(tmp_path, *extra):
+    out = tmp_path / "run"
+    assert main(["run", "--models", "bicubic", "--datasets", "demo", "--limit", "2", "--alpha", "2,4",
+                 "--steps", "3", "--out", str(out), "--quiet", *extra]) == 0
+    return out
+
+
+def cells(out):
+    return [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
+
+
+def test_first_image_of_every_cell_is_kept_exactly(tmp_path):
+    out = run(tmp_path, "--save-images", "--niqe")
+    pairs = load_dataset("demo", 4, limit=2)
+    model = srbench.load_model("bicubic", device="cpu")
+    manifest = json.loads((out / "manifest.json").read_text())
+    for cell in cells(out):
+        first, second = cell["rows"]
+        assert "saved_images" not in second  # --save-images alone keeps the first image
+        saved = {k: out / v for k, v in first["saved_images"].items()}
+        assert sorted(saved) == ["delta", "lr", "lr_adv", "sr_adv", "sr_clean"]
+        assert sorted(manifest["saved_images"][cell["cell"]["cell_id"]]) == sorted(p.name for p in saved.values())
+        lr = pairs[0].lr
+        delta = torch.from_numpy(np.load(saved["delta"]))
+        alpha = cell["cell"]["budget"]
+        assert delta.abs().max().item() == pytest.approx(first["linf"], abs=1e-7)
+        assert delta.abs().max().item() <= alpha / 255 + 1e-6  # the budget holds in the saved perturbation
+        assert torch.equal(read_image(saved["lr"])[0], lr)
+        assert np.array_equal(to_uint8(read_image(saved["lr_adv"])[0]), to_uint8(lr + delta))
+        with torch.no_grad():
+            clean = model.restore(lr[None])[0]
+            attacked = model.restore((lr + delta)[None])[0]
+        assert np.array_equal(to_uint8(read_image(saved["sr_clean"])[0]), to_uint8(clean))
+        assert np.array_equal(to_uint8(read_image(saved["sr_adv"])[0]), to_uint8(attacked))
+        assert first["niqe"] == pytest.approx(niqe(clean, 4), abs=1e-9)
+
+
+def test_named_images_are_kept_and_unknown_names_refused(tmp_path, capsys):
+    out = run(tmp_path, "--save-images", "chelsea")
+    for cell in cells(out):
+        assert [r["image"] for r in cell["rows"] if "saved_images" in r] == ["chelsea"]
+        assert all("niqe" not in r for r in cell["rows"])  # NIQE only when asked for
+    assert main(["run", "--models", "bicubic", "--datasets", "demo", "--limit", "2", "--alpha", "2",
+                 "--save-images", "chelsee", "--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "save_images: no image 'chelsee'" in err[0]
+    assert not (tmp_path / "bad").exists()
