@@ -9,6 +9,7 @@ exit code 2; Ctrl-C exits 130 without a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import importlib
 import pkgutil
 import sys
@@ -44,10 +45,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 1
     try:
-        return args._main(args) or 0
+        code = args._main(args) or 0
+        sys.stdout.flush()  # a closed pipe shows up here, inside the handlers below, not at exit
+        return code
     except UserError as exc:
         print(f"srbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the reader of our output went away (`srbench models | head`): stop quietly, as other tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 141
     except OSError as exc:
         if exc.filename is None:
             raise

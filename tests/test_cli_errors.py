@@ -92,3 +92,13 @@ def test_unwritable_outputs_fail_first_in_one_line(cli, tmp_path):
     write_image(skimage_image("chelsea")[:, :16, :16], tmp_path / "lr.png")
     _assert_one_line_error(cli("explore", "--model", "bicubic", "--image", "lr.png", "--output", "afile/e",
                                cwd=tmp_path), "output folder afile/e")
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """`srbench models | head` must not print a BrokenPipeError traceback when the reader goes away."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(["bash", "-c", f"'{sys.executable}' -m srbench.cli models | true"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stderr == ""
