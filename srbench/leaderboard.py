@@ -70,6 +70,21 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     return table[shown_keys + ["n_images"] + metrics]
 
 
+def by_training(table: pd.DataFrame) -> pd.DataFrame:
+    """Means over the models' means, one row per training x dataset x scale x attack x budget.
+
+    Why: the papers' claim is about kinds of models (pixel-loss vs GAN-trained), so each model
+    counts once whatever its number of images.
+    """
+    if "training" not in table:
+        raise UserError("the rows carry no training (runs made before it was recorded); re-run them to group by it")
+    keys = ["training"] + GROUP_KEYS[1:] + (["gray_convention"] if "gray_convention" in table else [])
+    metrics = [c for c in METRIC_COLUMNS if c in table]
+    return (table.groupby(keys, dropna=False, sort=True)
+                 .agg(n_models=("model", "size"), models=("model", ", ".join), **{m: (m, "mean") for m in metrics})
+                 .reset_index())
+
+
 def without_redundant_budget(table: pd.DataFrame) -> pd.DataFrame:
     """Drop the budget column for display when it only repeats alpha."""
     same = table["budget"].isna() | (table["budget"] == table["alpha"])
