@@ -98,3 +98,144 @@ def tradeoff(summary: pd.DataFrame, output: str | Path, y: str = "both") -> Path
     save_figure(fig, output)
     plt.close(fig)
     return Path(output)
+
+
+# How each kind of training (the model card's `training`) is drawn: marker, colour, legend label.
+# The papers' claim separates pixel-loss models from perception-oriented (GAN) deterministic ones.
+TRAINING_STYLE = {
+    "pixel": ("o", "C0", "pixel loss"),
+    "GAN": ("^", "C3", "GAN (perception-oriented)"),
+    "flow": ("s", "C2", "flow (stochastic)"),
+    "-": ("X", "0.35", "no training (bicubic)"),
+}
+UNKNOWN_TRAINING_STYLE = ("D", "C7", "training unknown")
+PERCEPTION_ALPHAS = (4.0, 8.0)  # the default panels, where the runs hold them
+PERCEPTION_COLUMNS = ["model", "training", "dataset", "scale", "attack", "alpha", "n_images",
+                      "niqe", "psnr_y", "adv_output_psnr", "lipschitz_k"]
+
+
+def training_style(training: str) -> tuple[str, str, str]:
+    """Marker, colour and legend label of a training kind (one look for every kind not in the table)."""
+    return TRAINING_STYLE.get(training, UNKNOWN_TRAINING_STYLE)
+
+
+def perception_points(table: pd.DataFrame, dataset: str | None = None,
+                      alphas: list[float] | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """The leaderboard rows the perception figure draws, and the models left out for lack of NIQE.
+
+    One row per model x alpha of one dataset (default: the first in the runs), values unchanged
+    from ``leaderboard.aggregate`` (means over images). ``alphas`` defaults to 4 and 8 where the
+    runs hold them, else every alpha they hold.
+    """
+    from srbench.errors import shown
+    from srbench.registry import did_you_mean
+
+    attacked = table[table["alpha"].notna() & table["adv_output_psnr"].notna()]
+    if attacked.empty:
+        raise UserError("no attacked cells to plot (the perception figure needs runs with an attack and alphas)")
+    datasets = sorted(attacked["dataset"].unique())
+    dataset = datasets[0] if dataset is None else dataset
+    if dataset not in datasets:
+        raise UserError(f"dataset {shown(dataset)} has no attacked cells in the runs; they hold "
+                        f"{', '.join(datasets)}.{did_you_mean(str(dataset), datasets)}")
+    sub = attacked[attacked["dataset"] == dataset]
+    present = sorted(sub["alpha"].unique())
+    if alphas is None:
+        alphas = [a for a in PERCEPTION_ALPHAS if a in present] or present
+    missing = [a for a in alphas if a not in present]
+    if missing:
+        raise UserError(f"alpha {missing[0]:g} is not in the runs on {dataset}; they hold alphas "
+                        f"{', '.join(f'{a:g}' for a in present)}")
+    sub = sub[sub["alpha"].isin(alphas)]
+    niqe = sub["niqe"] if "niqe" in sub else pd.Series(float("nan"), index=sub.index)
+    scored = set(sub.loc[niqe.notna(), "model"])
+    left_out = sorted(set(sub["model"]) - scored)
+    if not scored:
+        raise UserError(f"no model has NIQE scores on {dataset}; re-run the runs with NIQE scoring on "
+                        "(srbench run --niqe, or niqe: true in the suite)")
+    points = sub[sub["model"].isin(scored)].reindex(columns=PERCEPTION_COLUMNS)
+    points["training"] = points["training"].fillna("unknown")
+    repeated = points[points.duplicated(["model", "alpha"], keep=False)]
+    if not repeated.empty:
+        r = repeated.iloc[0]
+        raise UserError(f"{r['model']} has more than one cell at alpha {r['alpha']:g} on {dataset} (different "
+                        "attacks, scales or gray conventions); plot runs that hold one setting per model")
+    return points.sort_values(["alpha", "model"]).reset_index(drop=True), left_out
+
+
+def perception_figure(points: pd.DataFrame, y: str = "robustness"):
+    """Robustness against NIQE, one panel per alpha, plus NIQE against clean PSNR-Y (perception-distortion).
+
+    ``y``: "robustness" (adversarial output PSNR, Eq. 9), "logk" (local Lipschitz estimate, log
+    scale) or "both" (two rows). Marker and colour follow the model's training; each point is
+    labelled with the model. Returns the matplotlib figure.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import matplotlib.ticker
+
+    rows = {"both": ["robustness", "logk"], "robustness": ["robustness"], "logk": ["logk"]}.get(y)
+    if rows is None:
+        raise UserError(f"unknown y axis {y!r}; use robustness, logk or both")
+    if "logk" in rows and points["lipschitz_k"].isna().all():
+        raise UserError("the rows hold no lipschitz_k (runs made before it was recorded); draw the robustness "
+                        "panels instead (y robustness) or re-run")
+    alphas = sorted(points["alpha"].unique())
+    fig, axes = plt.subplots(len(rows), len(alphas) + 1, figsize=(4.2 * (len(alphas) + 1), 3.9 * len(rows)),
+                             squeeze=False)
+    niqe_label = "NIQE of the clean output (lower = more natural)"
+    for i, row in enumerate(rows):
+        column, ylabel = (("adv_output_psnr", "adversarial output PSNR (dB, higher = robust)") if row == "robustness"
+                          else ("lipschitz_k", "local Lipschitz estimate K (log)"))
+        for j, alpha in enumerate(alphas):
+            ax = axes[i, j]
+            _scatter_by_training(ax, points[points["alpha"] == alpha], "niqe", column)
+            ax.set_title(f"alpha = {alpha:g}/255")
+            ax.set_xlabel(niqe_label)
+            ax.set_ylabel(ylabel)
+            if row == "logk" and (points[column] > 0).any():
+                ax.set_yscale("log")
+                for axis_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
+                    axis_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    clean = points.drop_duplicates("model")  # NIQE and PSNR-Y describe the clean output: one point per model
+    _scatter_by_training(axes[0, -1], clean, "niqe", "psnr_y")
+    axes[0, -1].set_title("perception-distortion (clean)")
+    axes[0, -1].set_xlabel(niqe_label)
+    axes[0, -1].set_ylabel("clean PSNR-Y (dB)")
+    axes[0, -1].legend(fontsize=7, loc="best")
+    for ax in axes[1:, -1]:
+        ax.set_visible(False)
+    first = points.iloc[0]
+    fig.suptitle(f"{first['dataset']} (x{int(first['scale'])}, {first['attack']}): robustness against perceptual "
+                 "quality, one point per model", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _scatter_by_training(ax, points: pd.DataFrame, x: str, y: str) -> None:
+    """One scatter per training kind (so the legend names each once), every point labelled with its model."""
+    for training, group in points.groupby("training", sort=True):
+        marker, color, label = training_style(training)
+        ax.scatter(group[x], group[y], marker=marker, color=color, s=55, label=label)
+        for _, r in group.iterrows():
+            ax.annotate(r["model"], (r[x], r[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    ax.margins(0.15)  # room for the labels of the outermost points
+    ax.grid(alpha=0.3)
+
+
+def perception(table: pd.DataFrame, output: str | Path, dataset: str | None = None,
+               alphas: list[float] | None = None, y: str = "robustness") -> tuple[pd.DataFrame, list[str]]:
+    """Draw the papers' claim on real models into ``output``; return the plotted rows and the models left out.
+
+    ``table`` is a leaderboard (``leaderboard.aggregate``); see :func:`perception_points`.
+    """
+    points, left_out = perception_points(table, dataset, alphas)
+    fig = perception_figure(points, y)
+    import matplotlib.pyplot as plt
+
+    save_figure(fig, output)
+    plt.close(fig)
+    return points, left_out
