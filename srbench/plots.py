@@ -198,8 +198,9 @@ def perception_figure(points: pd.DataFrame, y: str = "robustness"):
             ax.set_ylabel(ylabel)
             if row == "logk" and (points[column] > 0).any():
                 ax.set_yscale("log")
-                for axis_formatter in (ax.yaxis.set_major_formatter, ax.yaxis.set_minor_formatter):
-                    axis_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+                ax.yaxis.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False,
+                                                                            minor_thresholds=(1, 0.5)))
     clean = points.drop_duplicates("model")  # NIQE and PSNR-Y describe the clean output: one point per model
     _scatter_by_training(axes[0, -1], clean, "niqe", "psnr_y")
     axes[0, -1].set_title("perception-distortion (clean)")
