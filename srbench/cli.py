@@ -9,13 +9,12 @@ exit code 2; Ctrl-C exits 130 without a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import importlib
+import os
 import pkgutil
 import sys
 
 from srbench.errors import UserError
-
 
 
 def command_names() -> list[str]:
@@ -34,8 +33,19 @@ def build_parser() -> argparse.ArgumentParser:
     for name in command_names():
         module = importlib.import_module(f"srbench.commands.{name}")
         p = module.add_parser(sub)
-        p.set_defaults(_main=module.main, _interrupted=getattr(module, "INTERRUPTED", None))
+        p.set_defaults(_main=module.main, _interrupted=getattr(module, "INTERRUPTED", None), _flags=flags_of(p))
     return parser
+
+
+def flags_of(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Option name -> the long flag that sets it (``n_eot`` -> ``--n-eot``), for this command's errors."""
+    return {action.dest: long[0] for action in parser._actions
+            if (long := [s for s in action.option_strings if s.startswith("--")])}
+
+
+def error_text(exc: UserError, flags: dict[str, str]) -> str:
+    """The error with the options it names written as this command's flags (library messages speak of options)."""
+    return exc.render(lambda name, example: " ".join(filter(None, (flags.get(name, name), example))))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows up here, inside the handlers below, not at exit
         return code
     except UserError as exc:
-        print(f"srbench: error: {exc}", file=sys.stderr)
+        print(f"srbench: error: {error_text(exc, getattr(args, '_flags', {}))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # the reader of our output went away (`srbench models | head`): stop quietly, as other tools do

@@ -28,7 +28,6 @@ one folder they share).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import shutil
 import time
 import traceback
@@ -38,10 +37,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
-from srbench.errors import UserError
+from srbench.errors import UserError, shown
 from srbench.evaluate import CellEvaluator, batches
 from srbench.saved_images import ImageSaver
 from srbench.models import training_of
+from srbench.progress import Progress
+from srbench.registry import Registry
+from srbench.provenance import environment, utc_now
+from srbench.restorer import resolve_device
 from srbench.speed import SpeedOptions, apply_speed
 from srbench.store import RunStore, check_result_file, read_result_file, write_json
 from srbench.suite import Cell, Suite
@@ -59,7 +62,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     except ValueError:
         i_ = n_ = -1
     if not sep or n_ < 1 or not 0 <= i_ < n_:
-        raise UserError(f"--shard takes I/N with 0 <= I < N (e.g. 0/4 for the first of four shards), got {text!r}")
+        raise UserError(f"{{shard}} takes I/N with 0 <= I < N (e.g. 0/4 for the first of four shards), got {shown(text)}",
+                        {"shard": ""})
     return i_, n_
 
 
@@ -91,10 +95,6 @@ class WorkUnit:
     def unit_id(self) -> str:
         head = self.cells[0].cell_id if len(self.cells) == 1 else f"{self.model}__{self.dataset}__{len(self.cells)}cells"
         return f"{head}__chunk{self.chunk}of{self.n_chunks}"
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 class Worker:
@@ -144,8 +144,6 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
 
     ``run_dir``: where the suite's ``save_images`` are written (srbench/saved_images.py); None keeps none.
     """
-    from srbench.models import resolve_device
-    from srbench.runner import Progress, environment
 
     worker = worker or Worker()
     progress = progress or Progress(quiet=True)  # silent: Ray workers report through the driver
@@ -192,7 +190,7 @@ def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], devi
                 "training": training_of(c.model),  # pixel / GAN / flow: the leaderboard can group by it
                 "attack": c.attack, "alpha": c.budget if attack.budget_name == "alpha" else None,
                 "budget": c.budget, "attack_options": attack.options(), "seed": c.seed,
-                "speed_options": speed_record, "time": _now(), "elapsed_s": elapsed, **env,
+                "speed_options": speed_record, "time": utc_now(), "elapsed_s": elapsed, **env,
             })
         rows.extend(group_rows)
         progress.update(image_task, advance=len(group))
@@ -242,8 +240,7 @@ _RAY_WORKER: Worker | None = None
 def _ray_task(suite_dict: dict, unit: WorkUnit, cards: dict, env_extra: dict, run_dir: str) -> dict[str, list[dict]]:
     """Body of one Ray task: runs in a worker process, which keeps its last model between tasks."""
     global _RAY_WORKER
-    from srbench.models import MODELS, register_model, resolve_device
-    from srbench.runner import environment
+    from srbench.models import MODELS, register_model
 
     for name, card in cards.items():  # models registered by the driver's code, not by entry points
         if name not in MODELS:
@@ -287,7 +284,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError:
-            raise UserError("--executor ray needs Ray: pip install 'srbench[ray]'") from None
+            raise UserError("{executor} needs Ray: pip install 'srbench[ray]'", {"executor": "ray"}) from None
         return ray
 
     def units(self, suite: Suite, todo: list[Cell]) -> list[WorkUnit]:
@@ -446,17 +443,16 @@ class PartStore:
     def record_error(self, unit: WorkUnit, attempt: int, exc: BaseException) -> Path:
         path = self.errors_dir / f"{unit.unit_id}__attempt{attempt}.json"
         write_json(path, {"unit": unit.unit_id, "cells": [c.cell_id for c in unit.cells], "attempt": attempt,
-                          "time": _now(), "error_type": type(exc).__name__, "error": _one_line(exc),
+                          "time": utc_now(), "error_type": type(exc).__name__, "error": _one_line(exc),
                           "traceback": "".join(traceback.format_exception(exc))[-20000:]})
         return path
 
 
-EXECUTORS = {"local": LocalExecutor, "ray": RayExecutor}
+EXECUTORS = Registry("executor")
+EXECUTORS.register("local", LocalExecutor)
+EXECUTORS.register("ray", RayExecutor)
 
 
 def make_executor(name: str = "local", **options: Any):
-    if name not in EXECUTORS:
-        raise UserError(f"--executor takes {' or '.join(EXECUTORS)}, got {name!r}")
-    if name == "local":
-        return LocalExecutor()
-    return RayExecutor(**options)
+    """The executor registered as ``name``, built with ``options`` (the local one takes none)."""
+    return EXECUTORS.get(name)(**options)

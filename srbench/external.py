@@ -233,7 +233,7 @@ def _pad(x: torch.Tensor, req) -> torch.Tensor:
 def load_external(spec: str, name: str | None = None, device: str | torch.device | None = None,
                   scale: int | None = None) -> SpandrelRestorer:
     """Load a ``file:``/``hf:`` checkpoint through spandrel as an eval-mode, frozen restorer."""
-    from srbench.models import resolve_device
+    from srbench.restorer import resolve_device
     from srbench.zoo import sha256_of
 
     name = name or display_name(spec)

@@ -8,7 +8,7 @@ import torch
 
 from srbench.errors import UserError
 from srbench.registry import Registry
-from srbench.restorer import Restorer
+from srbench.restorer import Restorer, resolve_device
 from srbench.zoo import ModelCard, load_error_summary, read_state_dict, resolve_weights, sha256_of
 
 MODELS = Registry("model", "srbench.models")
@@ -91,11 +91,3 @@ def load_model(name: str, weights: str | os.PathLike | None = None, device: str 
     restorer.requires_grad_(False)
     return restorer.eval().to(resolve_device(device))
 
-
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda was asked for, but no CUDA GPU is visible; use --device cpu")
-    return dev

@@ -1,9 +1,12 @@
-"""One small registry type for models, attacks and datasets.
+"""One small registry type for every name -> thing table of srbench.
 
-Entries are lazy: a "module:object" string is imported only when the entry is
-used, so listing names never imports heavy code. Third-party packages add
-entries through Python entry points (groups ``srbench.models``,
-``srbench.attacks``, ``srbench.datasets``), exactly like the built-in zoo.
+Models, attacks, datasets, executors, degradations and feature extractors
+are each a :class:`Registry`, so every unknown name gets the same
+did-you-mean error. Entries are lazy: a "module:object" string is imported
+only when the entry is used, so listing names never imports heavy code.
+Third-party packages add entries through Python entry points (groups
+``srbench.models``, ``srbench.attacks``, ``srbench.datasets``), exactly like
+the built-in zoo; the internal tables have no group.
 """
 from __future__ import annotations
 
@@ -28,9 +31,9 @@ def import_object(spec: str) -> Any:
 
 
 class Registry:
-    """Name -> object, filled lazily from code and from an entry-point group."""
+    """Name -> object, filled lazily from code and from an entry-point group (None: code only)."""
 
-    def __init__(self, kind: str, group: str):
+    def __init__(self, kind: str, group: str | None = None):
         self.kind = kind
         self.group = group
         self._entries: dict[str, Any] = {}
@@ -41,6 +44,8 @@ class Registry:
         if self._scanned:
             return
         self._scanned = True
+        if self.group is None:
+            return
         for ep in entry_points(group=self.group):
             self._entries.setdefault(ep.name, ep.value)
 

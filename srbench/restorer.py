@@ -17,7 +17,29 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
+from srbench.errors import UserError, shown
+
 Z = Any  # None | Tensor | Sequence[Tensor] | Mapping[str, Tensor]
+
+# Seeds per image for a stochastic model when nothing says otherwise: the attacks' expectation over
+# seeds (EoT), the same-seed robustness of Eq. 9 and the GAN tables (paper 1) all use 10.
+DEFAULT_N_SEEDS = 10
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``auto`` (or None): the GPU when one is visible, else the CPU; a CUDA device that is not there is a UserError."""
+    if device is None or device in ("", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise UserError(f"unknown {{device}} {shown(device)}; use auto, cpu, cuda or cuda:N", {"device": ""}) from None
+    if dev.type not in ("cpu", "cuda"):
+        raise UserError(f"unknown {{device}} {shown(device)}; use auto, cpu, cuda or cuda:N", {"device": ""})
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("{device} was asked for, but no CUDA GPU is visible; use the CPU (cpu) instead",
+                        {"device": str(device)})
+    return dev
 
 
 class Restorer(nn.Module):

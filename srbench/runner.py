@@ -11,75 +11,20 @@ with :func:`srbench.executors.execute_unit`.
 """
 from __future__ import annotations
 
-import datetime as dt
-import platform
 import shutil
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import torch
-
-import srbench
-from srbench.models import resolve_device
+from srbench.executors import make_executor, parse_shard, shard_cells
 from srbench.preflight import Plan, preflight
+from srbench.progress import Progress
+from srbench.provenance import environment, utc_now
+from srbench.restorer import resolve_device
 from srbench.saved_images import saved_images
+from srbench.speed import SpeedOptions
 from srbench.store import NO_FILE, RunStore, writable_dir
 from srbench.suite import Cell, Suite, cells
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    return {
-        "srbench_version": srbench.__version__,
-        "torch_version": torch.__version__,
-        "python": platform.python_version(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-    }
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
-class Progress:
-    """Rich progress bars for cells, images and attack steps (silent when quiet)."""
-
-    def __init__(self, quiet: bool = False):
-        self.quiet = quiet
-        self._bar = None
-
-    def __enter__(self):
-        if not self.quiet:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress as RichProgress, TextColumn, TimeElapsedColumn
-
-            self._bar = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                     TimeElapsedColumn(), transient=False)
-            self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self._bar is not None:
-            self._bar.__exit__(*exc)
-
-    def task(self, description: str, total: int):
-        return self._bar.add_task(description, total=total) if self._bar else None
-
-    def update(self, task, **kwargs):
-        if self._bar is not None and task is not None:
-            self._bar.update(task, **kwargs)
-
-    def log(self, message: str):
-        if self._bar is not None:
-            self._bar.console.print(message)
-
-    def warn(self, message: str):
-        """Shown even when quiet: something the user should know (e.g. a broken file being recomputed)."""
-        if self._bar is not None:
-            self._bar.console.print(f"srbench: {message}", markup=False, highlight=False)
-        else:
-            print(f"srbench: {message}", file=sys.stderr)
 
 
 def cell_statuses(suite: Suite, store: RunStore, shard: tuple[int, int] | None = None,
@@ -88,8 +33,6 @@ def cell_statuses(suite: Suite, store: RunStore, shard: tuple[int, int] | None =
 
     With a plan, a finished cell must hold one row per image of its dataset; without one, only its structure is checked.
     """
-    from srbench.executors import shard_cells
-
     return [(c, store.cell_status(c.cell_id, None if plan is None else plan.images[c.dataset]))
             for c in shard_cells(cells(suite), shard)]
 
@@ -127,9 +70,6 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
     or an executor object with the same ``run`` method. The preflight runs first: a missing input stops
     the run before any cell is computed or the manifest is written.
     """
-    from srbench.executors import make_executor, parse_shard
-    from srbench.speed import SpeedOptions
-
     shard = parse_shard(shard) if isinstance(shard, str) else shard
     runner = make_executor(executor, **executor_options) if isinstance(executor, str) else executor
     with removed_if_failed_empty(Path(out_dir)):
@@ -143,7 +83,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
         run_info = {"executor": getattr(runner, "name", type(runner).__name__),
                     "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
                     "speed_options": SpeedOptions.from_suite(suite).record(), "inputs": plan.record()}
-        store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "started": _now(),
+        store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "started": utc_now(),
                               "cells": all_ids})
         with Progress(quiet) as progress:
             for c, status in statuses:
@@ -155,7 +95,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
                 weights = {}
             else:
                 weights = runner.run(suite, todo, store, progress, env)
-        store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "finished": _now(),
+        store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "finished": utc_now(),
                               "cells": all_ids, "weights_sha256": weights, "saved_images": saved_images(store.dir)})
     return Path(out_dir)
 

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 
 import torch
 
-from srbench.errors import UserError
+from srbench.errors import UserError, shown
 from srbench.restorer import Restorer, Z
 
 AMP_CHOICES = ("bf16",)
@@ -37,17 +37,13 @@ class SpeedOptions:
 
     def __post_init__(self):
         if self.amp not in (None, *AMP_CHOICES):
-            raise UserError(f"--amp takes {', '.join(AMP_CHOICES)}, got {self.amp!r}")
+            raise UserError(f"{{amp}} takes {', '.join(AMP_CHOICES)}, got {shown(self.amp)}", {"amp": ""})
 
     @classmethod
     def from_suite(cls, suite: Any) -> "SpeedOptions":
         amp = getattr(suite, "amp", None)
         return cls(channels_last=bool(getattr(suite, "channels_last", False)), amp=None if amp == "none" else amp,
                    tf32=bool(getattr(suite, "tf32", False)), compile=bool(getattr(suite, "compile", False)))
-
-    @property
-    def any(self) -> bool:
-        return self.channels_last or self.amp is not None or self.tf32 or self.compile
 
     def record(self) -> dict[str, Any]:
         """What goes into every result row and the manifest."""

@@ -67,7 +67,8 @@ def perceptual(models: Sequence[str], datasets: Sequence[str], scale: int, data_
     from srbench.data import load_dataset
     from srbench.evaluate import draw_z
     from srbench.joint import get_extractor, joint_index
-    from srbench.models import load_model, resolve_device
+    from srbench.models import load_model
+    from srbench.restorer import resolve_device
 
     dev = resolve_device(device)
     phi = get_extractor(features)

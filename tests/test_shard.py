@@ -16,7 +16,7 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 def test_parse_shard():
     assert parse_shard("0/2") == (0, 2) and parse_shard("3/4") == (3, 4) and parse_shard(None) is None
     for bad in ("2/2", "-1/2", "1", "a/b", "1/0", "0/2/3"):
-        with pytest.raises(UserError, match="--shard takes I/N"):
+        with pytest.raises(UserError, match="^shard takes I/N"):
             parse_shard(bad)
 
 

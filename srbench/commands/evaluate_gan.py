@@ -37,7 +37,7 @@ def main(args):
 
     from srbench.gan.data import load_data
     from srbench.gan.evaluate import evaluate_checkpoints, find_checkpoints, render
-    from srbench.models import resolve_device
+    from srbench.restorer import resolve_device
 
     for key in ("n_images", "samples", "seeds"):
         if getattr(args, key) < 1:

@@ -52,7 +52,8 @@ def main(args) -> int:
         return 0
     if args.fill_x2:
         return _fill_x2(args)
-    from srbench.toy.experiment import fmt_seconds, full_config, quick_config, resolve_device, table_rows
+    from srbench.restorer import resolve_device
+    from srbench.toy.experiment import fmt_seconds, full_config, quick_config, table_rows
 
     if args.steps is not None and args.steps < 1:
         raise UserError(f"--steps must be a positive integer, got {args.steps}; e.g. --steps 200")
@@ -62,7 +63,7 @@ def main(args) -> int:
         raise UserError(f"--threads must be >= 1, got {args.threads}")
     if args.fresh and args.resume:
         raise UserError("--fresh (start over) and --resume (continue) contradict each other; give one")
-    kw = {"device": resolve_device(args.device)}
+    kw = {"device": str(resolve_device(args.device))}
     if args.steps is not None:
         kw["steps"] = args.steps
     if args.lambda_r is not None:

@@ -30,7 +30,7 @@ from srbench.degradations import get_degradation
 from srbench.gan.config import variant_config
 from srbench.gan.data import ImageData, load_data
 from srbench.gan.metrics import gan_metrics
-from srbench.models import resolve_device
+from srbench.restorer import resolve_device
 from srbench.store import atomic_write_text, writable_dir
 from srbench.train import AdamL2Attack, GANConfig, GANTrainer
 

@@ -121,16 +121,6 @@ def quick_config(seed: int = 0, **kw) -> ToyConfig:
     return ToyConfig(**base)
 
 
-def resolve_device(device: str | None) -> str:
-    if device in (None, "", "auto"):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device} asked but CUDA is not available; use --device cpu")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise UserError(f"unknown device {device!r}; use cpu, cuda or cuda:N")
-    return device
-
-
 # -- evaluation -------------------------------------------------------------------------------
 def _pr_batch(data: ToyData, cfg: ToyConfig, sample_z):
     """(real points, inputs, seeds) of the precision/recall evaluation: n_pr validation points,
@@ -150,7 +140,8 @@ def evaluate(fn, sample_z, data: ToyData, cfg: ToyConfig, robustness: bool = Tru
     real, y, z = _pr_batch(data, cfg, sample_z)
     with torch.no_grad():
         fake = fn(y, z)
-    assert fake.shape == (y.shape[0], 2), fake.shape
+    if fake.shape != (y.shape[0], 2):
+        raise ValueError(f"a toy estimator must return (Y, g): {y.shape[0]} x 2 values, got {tuple(fake.shape)}")
     p, r = precision_recall(real, fake, k=cfg.k)
     out = {"precision": p, "recall": r, **slopes(fn, y, z)}
     if robustness:
@@ -398,7 +389,9 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
 
     if cfg.quick:  # smoke assertions: shapes and that training moved the metrics
         for r in learned:
-            assert r["support"].shape == (10_000, 2) and r["samples"].shape == (100, 2)
+            if r["support"].shape != (10_000, 2) or r["samples"].shape != (100, 2):
+                raise RuntimeError(f"quick check failed: {r['name']} produced panels of shapes "
+                                   f"{tuple(r['support'].shape)} and {tuple(r['samples'].shape)}")
             vals = [h for h in r["history"] if h.get("val")]
             first, last = vals[0], vals[-1]
             if max(abs(first[k] - last[k]) for k in ("precision", "recall", "w2_x2")) < 1e-6:
