@@ -22,10 +22,14 @@ only (for inpainting the masked zeros are not counted), for any restorer.
 """
 from __future__ import annotations
 
-import math
+from functools import partial
 
 import torch
 import torch.nn.functional as F
+
+from srbench.errors import UserError
+from srbench.metrics import psnr_of_mse
+from srbench.registry import Registry
 
 __all__ = ["Degradation", "BoxSR", "Inpaint", "get_degradation", "DEGRADATIONS", "consistency_psnr"]
 
@@ -139,20 +143,23 @@ class Inpaint(Degradation):
         return hr_hw
 
 
-DEGRADATIONS = {"inpaint": Inpaint, "sr4": lambda: BoxSR(4), "sr8": lambda: BoxSR(8), "sr16": lambda: BoxSR(16)}
+# name -> factory of the degradation; box SR also answers to ``srN`` for any N (see get_degradation)
+DEGRADATIONS = Registry("degradation")
+DEGRADATIONS.register("inpaint", Inpaint)
+DEGRADATIONS.register("sr4", partial(BoxSR, 4))
+DEGRADATIONS.register("sr8", partial(BoxSR, 8))
+DEGRADATIONS.register("sr16", partial(BoxSR, 16))
 
 
 def get_degradation(name: str | Degradation) -> Degradation:
-    """``inpaint``, ``sr4``, ``sr8``, ``sr16`` or ``srN`` for any integer N."""
+    """A registered degradation (``inpaint``, ``sr4``, ``sr8``, ``sr16``) or box SR ``srN`` for any integer N."""
     if isinstance(name, Degradation):
         return name
-    if name == "inpaint":
-        return Inpaint()
+    if not isinstance(name, str):
+        raise UserError(f"a degradation is a name such as sr4 or inpaint, got {type(name).__name__}")
     if name.startswith("sr") and name[2:].isdigit():
         return BoxSR(int(name[2:]))
-    from srbench.errors import UserError
-
-    raise UserError(f"unknown degradation {name!r} (inpaint, sr4, sr8, sr16, srN)")
+    return DEGRADATIONS.get(name)()
 
 
 def consistency_psnr(degradation: str | Degradation, x_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -160,5 +167,4 @@ def consistency_psnr(degradation: str | Degradation, x_hat: torch.Tensor, y: tor
     deg = get_degradation(degradation)
     a = deg.observed(deg.degrade(x_hat.to(torch.float64)))
     b = deg.observed(y.to(torch.float64))
-    mse = (a - b).pow(2).mean(1)
-    return (10 * torch.log10(1.0 / mse.clamp_min(1e-30))).where(mse > 0, torch.full_like(mse, math.inf)).float()
+    return psnr_of_mse((a - b).pow(2).mean(1)).float()

@@ -37,6 +37,7 @@ import torch
 
 from srbench.attacks.adam_l2 import eps_for_input_psnr
 from srbench.errors import UserError
+from srbench.metrics import batch_psnr, psnr_of_mse
 from srbench.restorer import Restorer
 from srbench.store import atomic_path, atomic_write_text
 
@@ -54,17 +55,11 @@ def _offdiag(m: torch.Tensor) -> torch.Tensor:
     return m[~torch.eye(n, dtype=torch.bool)]
 
 
-def _psnr_of_rmse(r: float) -> float:
-    return math.inf if r == 0 else -20 * math.log10(r)
-
-
 def consistency(x_hat: torch.Tensor, y: torch.Tensor, degradation: str = "bicubic") -> list[float]:
     """PSNR(D(x_hat), y) per sample in dB; D = MATLAB bicubic down by the size ratio, or a
     :mod:`srbench.degradations` name (``sr4``, ``inpaint``...)."""
     if degradation == "bicubic":
         from srbench.data.bicubic import imresize
-        from srbench.metrics import batch_psnr
-
         down = imresize(x_hat.double(), size=tuple(y.shape[-2:]))
         return batch_psnr(down.clamp(0, 1), y.double().expand_as(down)).tolist()
     from srbench.degradations import consistency_psnr
@@ -75,7 +70,7 @@ def consistency(x_hat: torch.Tensor, y: torch.Tensor, degradation: str = "bicubi
 def _stats(samples: torch.Tensor) -> dict[str, float]:
     d = _offdiag(pairwise_rmse(samples))
     return {"pairwise_rmse_mean": d.mean().item(), "pairwise_rmse_min": d.min().item(),
-            "pairwise_psnr_mean": _psnr_of_rmse(d.pow(2).mean().sqrt().item()),
+            "pairwise_psnr_mean": psnr_of_mse(d.pow(2).mean()).item(),
             "pixel_std": samples.double().std(0, unbiased=True).mean().item()}
 
 
@@ -169,8 +164,6 @@ def explore(restorer: Restorer, y: torch.Tensor, n: int = 8, min_input_psnr: flo
         inputs.append(y_k)
         objective.append(best_val[j].item())
     samples, inputs = torch.cat(found).detach(), torch.cat(inputs).detach()
-    from srbench.metrics import batch_psnr
-
     in_psnr = [math.inf] + batch_psnr(y.expand_as(inputs[1:]), inputs[1:]).tolist()
     result = ExploreResult(restorer.name, "perturbation", samples.cpu(), inputs.cpu(), in_psnr,
                            consistency(samples, y, degradation), min_input_psnr, eps, objective,

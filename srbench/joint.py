@@ -40,6 +40,7 @@ from srbench.data.bicubic import imresize
 from srbench.distribution import fid as _fid
 from srbench.distribution import precision_recall
 from srbench.errors import UserError
+from srbench.registry import Registry
 
 Features = Callable[[torch.Tensor], torch.Tensor]
 
@@ -93,10 +94,10 @@ def pixel_features(images: torch.Tensor) -> torch.Tensor:
     return nn.functional.adaptive_avg_pool2d(images.float(), 4).flatten(1)
 
 
-EXTRACTORS: dict[str, Callable[[], Features]] = {
-    "random-conv": RandomConvFeatures,
-    "pixels": lambda: pixel_features,
-}
+# name -> factory of a features callable
+EXTRACTORS = Registry("joint feature extractor")
+EXTRACTORS.register("random-conv", RandomConvFeatures)
+EXTRACTORS.register("pixels", lambda: pixel_features)
 
 
 def get_extractor(spec: str | Features | None = None) -> Features:
@@ -105,9 +106,7 @@ def get_extractor(spec: str | Features | None = None) -> Features:
         spec = "random-conv"
     if callable(spec):
         return spec
-    if spec not in EXTRACTORS:
-        raise UserError(f"unknown feature extractor {spec!r}; choose from {', '.join(EXTRACTORS)} or pass a callable")
-    return EXTRACTORS[spec]()
+    return EXTRACTORS.get(spec)()
 
 
 def bring_to_size(y: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

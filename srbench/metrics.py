@@ -33,16 +33,19 @@ def shave(img: torch.Tensor, border: int) -> torch.Tensor:
     return img[..., border:-border, border:-border] if border > 0 else img
 
 
+def psnr_of_mse(mse: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """PSNR in dB of mean squared errors, elementwise (inf where the error is 0): srbench's one PSNR formula."""
+    return 10 * torch.log10(data_range**2 / mse)
+
+
 def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> float:
     """PSNR in dB between two images (inf when identical)."""
-    mse = torch.mean((a.double() - b.double()) ** 2).item()
-    return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
+    return psnr_of_mse(torch.mean((a.double() - b.double()) ** 2), data_range).item()
 
 
 def batch_psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """Per-sample PSNR of (B, ...) tensors, as a float64 tensor of B values."""
-    mse = ((a.double() - b.double()) ** 2).flatten(1).mean(1)
-    return 10 * torch.log10(data_range**2 / mse)
+    return psnr_of_mse(((a.double() - b.double()) ** 2).flatten(1).mean(1), data_range)
 
 
 SSIM_WINDOW = 11  # side of the Gaussian window; images smaller than this cannot be scored

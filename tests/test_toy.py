@@ -257,7 +257,7 @@ def test_x2_robustness_against_known_values():
     sqrt(1 + c^2) eps; a seed added to g cancels (same seed on both sides)."""
     from srbench.toy.estimators import HandMade
     from srbench.toy.experiment import robustness_values
-    from srbench.toy.networks import uniform_z
+    from srbench.toy.networks import ToyGenerator
 
     eps, c = 1e-3, 3.0
     cfg = full_config(0, attack_lr=eps, n_seeds=5)
@@ -267,7 +267,7 @@ def test_x2_robustness_against_known_values():
     linear = robustness_values(HandMade("linear", lambda yy: c * yy), y, None, cfg)
     assert linear["robustness_x2"] == pytest.approx(c * eps, rel=1e-3)
     assert linear["robustness"] == pytest.approx(math.sqrt(1 + c * c) * eps, rel=1e-3)
-    stoch = robustness_values(lambda yy, zz: torch.cat([yy, c * yy + zz], 1), y, uniform_z, cfg)
+    stoch = robustness_values(lambda yy, zz: torch.cat([yy, c * yy + zz], 1), y, ToyGenerator(stochastic=True).sample_z, cfg)
     assert stoch["robustness_x2"] == pytest.approx(c * eps, rel=1e-3)
     # the paper's attack (lr 1e-4, 4 steps) does not saturate, but for a linear g both objectives are
     # proportional and share their random starts, so the ratio stays |c| / sqrt(1 + c^2)

@@ -97,7 +97,3 @@ def load_dataset(name: str, scale: int, root: str | None = None, limit: int | No
         check_hr_size(p.name, p.hr.shape[-2], p.hr.shape[-1], scale)
     _warn_if_large(name, pairs, scale, root)
     return pairs
-
-
-def list_datasets() -> list[str]:
-    return DATASETS.names()

@@ -20,12 +20,11 @@ from functools import partial
 from pathlib import Path
 
 from srbench.data import SRPair, make_pair
-from srbench.data.images import read_image
+from srbench.data.images import IMAGE_SUFFIXES, read_image
 from srbench.errors import UserError
 from srbench.zoo import cache_dir
 
 HUB_REPOS = {"Set5": "eugenesiow/Set5", "Set14": "eugenesiow/Set14", "BSD100": "eugenesiow/BSD100"}
-IMAGE_SUFFIXES = {".png", ".bmp", ".jpg", ".jpeg", ".tif", ".tiff"}
 
 
 def _images_in(folder: Path) -> list[Path]:

@@ -19,6 +19,9 @@ from PIL import Image, UnidentifiedImageError
 from srbench.errors import UserError
 from srbench.store import atomic_path
 
+# File types srbench reads as images wherever it lists a folder (benchmark sets, GAN training data).
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})
+
 _GRAY_MODES = ("1", "L", "LA", "La")
 _COLOR_MODES = ("RGB", "RGBA", "RGBX", "RGBa", "P", "PA", "CMYK", "YCbCr")
 _GRAY16_RAW_MODES = ("I;16", "I;16B", "I;16L", "I;16N")  # how files store 16-bit unsigned gray

@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from srbench.data.images import IMAGE_SUFFIXES
 from srbench.errors import UserError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def _to_uint8_tensor(img: Image.Image) -> torch.Tensor:

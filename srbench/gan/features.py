@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srbench.errors import UserError
-from srbench.zoo import ModelCard, Weights
+from srbench.registry import Registry
+from srbench.zoo import ModelCard, Weights, read_state_dict, resolve_weights
 
 INCEPTION_CARD = ModelCard(
     name="inception-v3-features",
@@ -55,11 +55,9 @@ class Extractor:
 def _inception(device) -> Extractor:
     from torchvision.models import inception_v3
 
-    from srbench.zoo import resolve_weights
-
     path = resolve_weights(INCEPTION_CARD)
     net = inception_v3(weights=None, aux_logits=True, init_weights=False, transform_input=True)
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.load_state_dict(read_state_dict(path))
     net.fc = nn.Identity()
     mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
@@ -85,10 +83,12 @@ def _pixels(device) -> Extractor:
     return Extractor(nn.Identity(), lambda x: F.adaptive_avg_pool2d(x, 16), "pixels", 1024, device)
 
 
-EXTRACTORS = {"inception": _inception, "random": _random, "pixels": _pixels}
+EXTRACTORS = Registry("feature extractor")
+EXTRACTORS.register("inception", _inception)
+EXTRACTORS.register("random", _random)
+EXTRACTORS.register("pixels", _pixels)
 
 
 def get_extractor(name: str = "inception", device: str | torch.device = "cpu") -> Extractor:
-    if name not in EXTRACTORS:
-        raise UserError(f"unknown feature extractor {name!r} ({', '.join(EXTRACTORS)})")
-    return EXTRACTORS[name](device)
+    """The extractor registered as ``name``, on ``device`` (an unknown name is a did-you-mean UserError)."""
+    return EXTRACTORS.get(name)(device)

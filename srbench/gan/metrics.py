@@ -25,12 +25,8 @@ import torch
 
 from srbench.attacks.adam_l2 import AdamL2
 from srbench.degradations import Degradation, consistency_psnr
+from srbench.metrics import batch_psnr
 from srbench.restorer import repeat_seeds
-
-
-def _psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    mse = (a.double() - b.double()).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(1.0 / mse.clamp_min(1e-20))
 
 
 @torch.no_grad()
@@ -59,7 +55,7 @@ def gan_metrics(restorer, x: torch.Tensor, degradation: Degradation, *, extracto
     one = _samples(restorer, y, 1, g, batch_size)[0]
     res: dict[str, float] = {
         "n_images": int(x.shape[0]),
-        "psnr": float(_psnr(one, x).mean()),
+        "psnr": float(batch_psnr(one, x).mean()),
         "consistency_psnr": float(consistency_psnr(degradation, one, y).clamp(max=200).mean()),
     }
     if restorer.stochastic and n_samples > 1:
@@ -89,8 +85,8 @@ def gan_metrics(restorer, x: torch.Tensor, degradation: Degradation, *, extracto
         with torch.no_grad():
             a = restorer.restore(repeat_seeds(yc, n), z)
             b = restorer.restore(repeat_seeds(y_adv, n), z)
-        rob.append(_psnr(a, b).clamp(max=200).view(n, -1).mean(0))
-        ai.append(_psnr(yc, y_adv))
+        rob.append(batch_psnr(a, b).clamp(max=200).view(n, -1).mean(0))
+        ai.append(batch_psnr(yc, y_adv))
     res["robustness_psnr"] = float(torch.cat(rob).mean())
     res["ai_psnr"] = float(torch.cat(ai).mean())
     res["attack_eps"] = attack.radius(y[:1])

@@ -6,7 +6,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["MLP", "ToyGenerator", "consistency", "uniform_z"]
+__all__ = ["MLP", "ToyGenerator", "consistency"]
 
 
 class MLP(nn.Module):
@@ -47,7 +47,3 @@ class ToyGenerator(nn.Module):
 def consistency(raw: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Consistent output (Y, g): the first coordinate is the input itself."""
     return torch.cat([y, raw], dim=1)
-
-
-def uniform_z(y: torch.Tensor, n: int = 1, generator: torch.Generator | None = None) -> torch.Tensor:
-    return torch.rand(n * y.shape[0], 1, generator=generator, device=y.device, dtype=y.dtype)
