@@ -20,12 +20,13 @@ import torch
 from srbench.attacks import Attack
 from srbench.data import SRPair
 from srbench.lipschitz import per_image_k
+from srbench.metric_table import metric_names
 from srbench.niqe import niqe
 from srbench.metrics import (DEFAULT_GRAY_CONVENTION, batch_psnr, check_gray_convention, fidelity,
                              linf_lower_bound_psnr, perturbation_norms)
 from srbench.restorer import Restorer, Z, chunked_restore, merge_z, z_to
 
-FIDELITY_KEYS = ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb")
+FIDELITY_KEYS = tuple(metric_names("fidelity"))  # psnr_y, ssim_y, psnr_rgb, ssim_rgb
 
 
 def image_generator(seed: int, name: str, stream: str) -> torch.Generator:

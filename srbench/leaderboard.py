@@ -7,14 +7,14 @@ from typing import Iterable
 import pandas as pd
 
 from srbench.errors import UserError
+from srbench.metric_table import always_shown, metric_names
 from srbench.metrics import LEGACY_GRAY_CONVENTION
 from srbench.store import RunStore, is_run_dir
 
 # budget: the value a cell sweeps (alpha for I-FGSM, eps for adam-l2); shown only where it is not alpha
 GROUP_KEYS = ["model", "dataset", "scale", "attack", "alpha", "budget"]
-METRIC_COLUMNS = ["psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "adv_output_psnr", "adv_output_psnr_fresh",
-                  "adv_input_psnr", "adv_psnr_hr", "adv_psnr_y", "diversity_std", "niqe", "linf", "l2", "lipschitz_k"]
-ALWAYS = ["psnr_y", "ssim_y", "psnr_rgb", "adv_output_psnr", "adv_input_psnr", "adv_psnr_hr"]
+METRIC_COLUMNS = metric_names()  # in the order of srbench.metric_table
+ALWAYS = always_shown()
 DEFAULT_RUNS_ROOT = Path("results/runs")
 
 
