@@ -30,11 +30,14 @@ i.e. BPDA) while every output, clean or attacked, is the real quantized one.
 exactly differentiable), for studying what the quantizer does to an attack.
 
 Memory: backpropagating through T steps keeps T UNet activations. With
-``checkpointing`` (the default) each step and the decoder run under
-``torch.utils.checkpoint``: only their inputs (T small latents) are kept and
-each step is recomputed once in the backward pass, so an attack step needs
-about one step's activations whatever T is, for about one extra forward per
-step. Results are the same up to float noise (tests/test_diffusion.py).
+``checkpointing`` (the default) each step runs under ``torch.utils.checkpoint``:
+only its inputs (T small latents) are kept and it is recomputed once in the
+backward pass, so an attack step needs about one step's activations whatever
+T is, for about one extra forward per step. The VQ decoder (at the x4 output
+size, the largest single memory user) is checkpointed block by block through
+its own diffusers switch (``Decoder.gradient_checkpointing``), which keeps
+less than checkpointing it whole. Results are the same up to float noise
+(tests/test_diffusion.py).
 """
 from __future__ import annotations
 
@@ -94,13 +97,24 @@ class LatentDiffusionSR(Restorer):
         self.unet, self.vqvae, self.scheduler = unet, vqvae, scheduler
         scheduler.set_timesteps(steps)
         self.timesteps = [int(t) for t in scheduler.timesteps]
-        self.steps, self.eta, self.checkpointing = int(steps), float(eta), bool(checkpointing)
-        self.quantize = bool(quantize)
+        self.steps, self.eta, self.quantize = int(steps), float(eta), bool(quantize)
+        self.checkpointing = checkpointing
         self.latent_channels = unet.config.out_channels
         self.multiple = 2 ** (len(unet.config.down_block_types) - 1)
         self.name = name
         self.scale = 2 ** (len(vqvae.config.block_out_channels) - 1)
         self.stochastic = True
+
+    @property
+    def checkpointing(self) -> bool:
+        return self._checkpointing
+
+    @checkpointing.setter
+    def checkpointing(self, on: bool) -> None:
+        """Checkpoint each sampling step here, and the decoder's blocks through diffusers' own switch."""
+        self._checkpointing = bool(on)
+        self.vqvae.decoder.gradient_checkpointing = self._checkpointing
+        self.vqvae.decoder._gradient_checkpointing_func = _checkpointed
 
     @property
     def sampler_options(self) -> dict[str, Any]:
@@ -157,16 +171,12 @@ class LatentDiffusionSR(Restorer):
         latents = z["latent"] * self.scheduler.init_noise_sigma
         for i, t in enumerate(self.timesteps):
             noise = z["noise"][:, i] if self.eta > 0 else None
-            latents = self._maybe_checkpointed(self._denoise_step, latents, cond, noise, t)
-        x = self._maybe_checkpointed(self._decode, latents)
+            if self.checkpointing and torch.is_grad_enabled():
+                latents = _checkpointed(self._denoise_step, latents, cond, noise, t)
+            else:
+                latents = self._denoise_step(latents, cond, noise, t)
+        x = self.vqvae.decode(latents, force_not_quantize=not self.quantize).sample
         return ((x[..., :h * self.scale, :w * self.scale] + 1) / 2).clamp(0, 1)
-
-    def _maybe_checkpointed(self, fn, *args):
-        """fn(*args); under ``checkpointing``, when a gradient may be taken, its activations are not kept
-        but recomputed in the backward pass (the step is deterministic, so no RNG state is needed)."""
-        if self.checkpointing and torch.is_grad_enabled():
-            return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
-        return fn(*args)
 
     def _denoise_step(self, latents: torch.Tensor, cond: torch.Tensor, noise: torch.Tensor | None,
                       t: int) -> torch.Tensor:
@@ -175,8 +185,11 @@ class LatentDiffusionSR(Restorer):
         eps = self.unet(model_in, t).sample
         return self.scheduler.step(eps, t, latents, eta=self.eta, variance_noise=noise).prev_sample
 
-    def _decode(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.vqvae.decode(latents, force_not_quantize=not self.quantize).sample
+
+def _checkpointed(fn, *args):
+    """fn(*args) without keeping its activations: they are recomputed in the backward pass. Every part of
+    the chain is deterministic given its inputs, so no RNG state needs saving."""
+    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
 
 
 def check_sampler(steps: Any, eta: Any, train_steps: int = 1000) -> None:
