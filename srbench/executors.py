@@ -40,7 +40,7 @@ import torch
 from srbench.errors import UserError, shown
 from srbench.evaluate import CellEvaluator, batches
 from srbench.saved_images import ImageSaver
-from srbench.models import training_of
+from srbench.models import MODELS, get_card, load_model, register_model, training_of
 from srbench.progress import Progress
 from srbench.registry import Registry
 from srbench.provenance import environment, utc_now
@@ -107,12 +107,11 @@ class Worker:
         self.datasets: dict[tuple, list] = {}
 
     def model(self, suite: Suite, name: str, device: torch.device, speed: SpeedOptions):
-        from srbench.models import load_model
-
-        key = (name, suite.weights.get(name), str(device), suite.scale, speed)
+        key = (suite.model_spec(name), suite.weights.get(name), str(device), suite.scale, speed)
         if key != self.key:
             self.restorer = self.evaluators = None
-            restorer = load_model(name, weights=suite.weights.get(name), device=device, scale=suite.scale)
+            restorer = load_model(suite.model_spec(name), weights=suite.weights.get(name), device=device,
+                                  scale=suite.scale)
             self.restorer, self.key, self.evaluators = apply_speed(restorer, speed), key, {}
         return self.restorer
 
@@ -160,7 +159,7 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
         saver = (ImageSaver(run_dir, c.cell_id, suite.save_images, [p.name for p in pairs])
                  if run_dir is not None and suite.save_images else None)
         rows = run_cell(c, attack, evaluator, groups, device, progress, env,
-                        getattr(restorer, "weights_sha256", None), speed, on_images=saver)
+                        restorer.weights_sha256, speed, on_images=saver)
         out[c.cell_id] = rows
         if on_cell is not None:
             on_cell(c, rows)
@@ -220,7 +219,7 @@ class LocalExecutor:
                 progress.update(cell_task, advance=1)
 
             execute_unit(suite, unit, worker, progress, env, on_cell=write, run_dir=store.dir)
-            weights[model] = getattr(worker.restorer, "weights_sha256", None)
+            weights[model] = worker.restorer.weights_sha256
         return weights
 
 
@@ -240,8 +239,6 @@ _RAY_WORKER: Worker | None = None
 def _ray_task(suite_dict: dict, unit: WorkUnit, cards: dict, env_extra: dict, run_dir: str) -> dict[str, list[dict]]:
     """Body of one Ray task: runs in a worker process, which keeps its last model between tasks."""
     global _RAY_WORKER
-    from srbench.models import MODELS, register_model
-
     for name, card in cards.items():  # models registered by the driver's code, not by entry points
         if name not in MODELS:
             register_model(card)
@@ -254,8 +251,6 @@ def _ray_task(suite_dict: dict, unit: WorkUnit, cards: dict, env_extra: dict, ru
 
 def _driver_cards(suite: Suite) -> dict:
     """Cards of suite models whose builder is a Python object (registered at run time, not by entry points)."""
-    from srbench.models import MODELS, get_card
-
     cards = {}
     for name in suite.models:
         if name in MODELS:

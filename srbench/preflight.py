@@ -3,8 +3,8 @@
 Why: weights and datasets used to be resolved when a model's first cell started,
 so a long run could spend hours on its first models and then stop for a file it
 could have reported at start-up. :func:`preflight` resolves every model's weights
-(explicit path, environment variable, cache, download; ``file:``/``hf:`` specs
-through :mod:`srbench.external`) and loads every dataset once, reports every
+(explicit path, environment variable, cache, download; ``file:``/``hf:``
+checkpoints through :mod:`srbench.models.spec`) and loads every dataset once, reports every
 missing input at once (one line each, saying how to supply it), and returns a
 :class:`Plan`: the weights each model will load and the images of each dataset,
 which also tell how many rows a finished cell holds.
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from srbench.errors import UserError
+from srbench.models import get_card, parse_model_spec
 from srbench.suite import Suite
+from srbench.zoo import resolve_weights, sha256_of
 
 
 @dataclass(frozen=True)
@@ -43,19 +45,16 @@ class Plan:
 
 def model_weights(suite: Suite, model: str) -> ModelWeights:
     """The checkpoint ``model`` will load in this suite (downloaded into the cache if needed), or no weights."""
-    from srbench.external import is_spec, resolve_path
-    from srbench.models import get_card
-    from srbench.zoo import resolve_weights, sha256_of
-
+    spec = parse_model_spec(suite.model_spec(model))
     given = suite.weights.get(model)
-    if is_spec(given) or is_spec(model):
-        path = resolve_path(given if is_spec(given) else model)
+    if spec.is_checkpoint:
+        path = spec.local_path()
     else:
         card = get_card(model)
         if card.weights is None:
             if given is not None:
                 raise UserError(f"model {model!r} takes no weights, but weights were given ({given}); "
-                                f"drop them from the suite's weights or --weights")
+                                f"drop them from {{weights}}", {"weights": ""})
             return ModelWeights(None, None)
         path = resolve_weights(card, given)
     return ModelWeights(path, sha256_of(path))
@@ -80,23 +79,23 @@ def saved_image_problems(suite: Suite, images: dict[str, list[str]]) -> list[str
 
 def preflight(suite: Suite) -> Plan:
     """Resolve every model's weights and load every dataset; one UserError listing every problem."""
-    problems: list[str] = []
+    problems: list[UserError] = []
     weights: dict[str, ModelWeights] = {}
     images: dict[str, list[str]] = {}
     for model in suite.models:
         try:
             weights[model] = model_weights(suite, model)
         except UserError as exc:
-            problems.append(str(exc))
+            problems.append(exc)
     for dataset in suite.datasets:
         try:
             images[dataset] = dataset_images(suite, dataset)
         except UserError as exc:
-            problems.append(str(exc))
-    problems.extend(saved_image_problems(suite, images))
+            problems.append(exc)
+    problems.extend(UserError(p) for p in saved_image_problems(suite, images))
     if len(problems) == 1:
-        raise UserError(problems[0])
+        raise problems[0]
     if problems:
-        raise UserError(f"{len(problems)} inputs of the run are missing or broken (nothing was computed):\n"
-                        + "\n".join(f"  - {p}" for p in problems))
+        raise UserError(f"{len(problems)} inputs of the run are missing or broken (nothing was computed):",
+                        parts=problems)
     return Plan(weights, images)

@@ -43,11 +43,17 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 
 
 class Restorer(nn.Module):
-    """Base class: wraps a network ``self.net`` that maps LR [0,1] to HR."""
+    """Base class: wraps a network ``self.net`` that maps LR [0,1] to HR.
+
+    A restorer built by its card (:meth:`srbench.zoo.ModelCard.load`) carries the card's ``name`` and the
+    ``weights_sha256`` of the checkpoint it loaded (None: no weights); its builder sets ``scale`` and
+    ``stochastic``, which the card checks.
+    """
 
     name: str = "restorer"
     scale: int = 1
     stochastic: bool = False
+    weights_sha256: str | None = None
 
     def restore(self, y: torch.Tensor, z: Z = None) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

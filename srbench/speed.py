@@ -68,11 +68,15 @@ class SpeedRestorer(Restorer):
         super().__init__()
         self.inner = inner
         self.options = options
-        self.name, self.scale, self.stochastic = inner.name, inner.scale, inner.stochastic
-        self.weights_sha256 = getattr(inner, "weights_sha256", None)
         if options.channels_last:
             inner.to(memory_format=torch.channels_last)
         self._fn = torch.compile(inner.restore) if options.compile else inner.restore
+
+    # the wrapped model's identity, read through (never copied)
+    name = property(lambda self: self.inner.name)
+    scale = property(lambda self: self.inner.scale)
+    stochastic = property(lambda self: self.inner.stochastic)
+    weights_sha256 = property(lambda self: self.inner.weights_sha256)
 
     def _autocast(self, device: torch.device):
         if self.options.amp == "bf16":

@@ -3,6 +3,12 @@
 A suite names models, datasets, one scale, one attack with its options and
 the budgets (alphas) to sweep. ``validate`` reports every problem at once;
 ``cells`` expands the suite into model x dataset x attack x budget cells.
+
+Models: ``models`` lists registered names and ``file:``/``hf:`` checkpoints
+(srbench/models/spec.py). A checkpoint becomes a model named after its file;
+the suite records name -> spec in ``model_specs`` (what the manifest keeps,
+and what a suite may also write itself to choose the name). ``weights`` means
+one thing: a checkpoint file for a *registered* model (``--weights NAME=PATH``).
 """
 from __future__ import annotations
 
@@ -20,12 +26,13 @@ import yaml
 
 from srbench.errors import UserError, shown
 from srbench.metrics import DEFAULT_GRAY_CONVENTION, GRAY_CONVENTIONS, LEGACY_GRAY_CONVENTION
+from srbench.models import MODELS, is_checkpoint_spec, parse_model_spec
 from srbench.registry import did_you_mean
 
 SUITE_KEYS = {"name", "description", "models", "datasets", "scale", "attack", "alphas", "limit",
               "data_root", "device", "seed", "batch_size", "weights", "diversity_samples",
               "channels_last", "amp", "tf32", "compile",  # speed options (srbench/speed.py)
-              "gray_convention", "niqe", "save_images"}
+              "gray_convention", "niqe", "save_images", "model_specs"}
 
 
 @dataclasses.dataclass
@@ -41,7 +48,8 @@ class Suite:
     device: str = "auto"
     seed: int = 0
     batch_size: int = 8
-    weights: dict[str, str] = dataclasses.field(default_factory=dict)
+    weights: dict[str, str] = dataclasses.field(default_factory=dict)  # registered model -> its checkpoint file
+    model_specs: dict[str, str] = dataclasses.field(default_factory=dict)  # checkpoint model's name -> file:/hf: spec
     diversity_samples: int = 32
     channels_last: bool = False  # speed options, recorded in the manifest and every row (srbench/speed.py)
     amp: str | None = None
@@ -59,6 +67,10 @@ class Suite:
     @property
     def attack_options(self) -> dict[str, Any]:
         return {k: v for k, v in self.attack.items() if k != "name"}
+
+    def model_spec(self, model: str) -> str:
+        """What :func:`srbench.models.load_model` takes for a model of this suite (its spec, or its name)."""
+        return self.model_specs.get(model, model)
 
     def budgets(self) -> list[float | None]:
         from srbench.attacks import ATTACKS
@@ -89,6 +101,7 @@ def suite_problems(raw: dict[str, Any]) -> list[str]:
     if "alphas" in raw:
         problems.extend(_alpha_problems(raw["alphas"], attack_cls))
     problems.extend(_weights_problems(raw))
+    problems.extend(_model_specs_problems(raw))
     return _at_most(problems)
 
 
@@ -183,41 +196,69 @@ def _dataset_problems(raw: dict[str, Any]) -> list[str]:
 
 
 def _model_problems(raw: dict[str, Any]) -> list[str]:
-    """Models are registry names, ``file:``/``hf:`` specs, or names whose ``weights`` entry is such a spec."""
-    from srbench.external import spec_problems
-    from srbench.models import MODELS
-
+    """Models are registered names, ``file:``/``hf:`` checkpoints, or names given a checkpoint in ``model_specs``."""
     if "models" not in raw:
         return []
     models, problems = _names("models", raw["models"])
-    weights = raw.get("weights") if isinstance(raw.get("weights"), dict) else {}
+    specs = raw.get("model_specs") if isinstance(raw.get("model_specs"), dict) else {}
     for model in models:
-        spec = model if _is_model_spec(model) else weights.get(model)
-        if _is_model_spec(spec):
-            problems.extend(spec_problems(spec))
+        spec = parse_model_spec(specs.get(model, model))
+        if spec.is_checkpoint:
+            problems.extend(spec.problems())
         elif model not in MODELS:
             problems.append(MODELS.unknown_message(model))
     return problems
 
 
+def _registered_models(raw: dict[str, Any]) -> list[str] | None:
+    """The models of a raw suite that are registered names (None when ``models`` itself is malformed)."""
+    models, problems = _names("models", raw.get("models", Suite().models))
+    if problems:
+        return None  # reported by the models check
+    specs = raw.get("model_specs") if isinstance(raw.get("model_specs"), dict) else {}
+    return [m for m in models if not is_checkpoint_spec(m) and m not in specs]
+
+
 def _weights_problems(raw: dict[str, Any]) -> list[str]:
-    """``weights`` maps a model of this run to a checkpoint; an entry for any other name would be silently unused."""
+    """``weights`` maps a registered model of this run to a checkpoint file; any other entry would be unused."""
     weights = raw.get("weights")
     if weights is None:
         return []
     if not isinstance(weights, dict):
         return [f"weights must be a mapping of model name to checkpoint path, got {shown(weights)}"]
-    models, problems = _names("models", raw.get("models", Suite().models))
-    if problems:
-        return []  # reported by the models check
-    models = [m for m in models if not _is_model_spec(m)]
+    models = _registered_models(raw)
+    if models is None:
+        return []
+    problems = []
     for name, path in weights.items():
         if not isinstance(path, str) or not path:
             problems.append(f"weights for {shown(name)} must be a checkpoint path, got {shown(path)}")
+        elif is_checkpoint_spec(path):
+            problems.append(f"weights for {shown(name)}: {shown(path)} is a model spec, and weights holds checkpoint "
+                            f"files of registered models; list the spec in models (it is named after its file) "
+                            f"or give it a name in model_specs")
         elif not isinstance(name, str) or name not in models:
             hint = did_you_mean(name, models) if isinstance(name, str) else ""
             problems.append(f"weights for {shown(name)}: not a model of this run.{hint} "
                             f"Models of this run: {', '.join(models) or '(none by name)'}")
+    return problems
+
+
+def _model_specs_problems(raw: dict[str, Any]) -> list[str]:
+    """``model_specs`` names ``file:``/``hf:`` checkpoints that are models of this run."""
+    specs = raw.get("model_specs")
+    if specs is None:
+        return []
+    if not isinstance(specs, dict):
+        return [f"model_specs must be a mapping of model name to a file: or hf: spec, got {shown(specs)}"]
+    models, problems = _names("models", raw.get("models", Suite().models))
+    if problems:
+        return []
+    for name, spec in specs.items():
+        if not is_checkpoint_spec(spec):
+            problems.append(f"model_specs for {shown(name)} must be a file: or hf: spec, got {shown(spec)}")
+        elif not isinstance(name, str) or name not in models:
+            problems.append(f"model_specs for {shown(name)}: not a model of this run; list it in models")
     return problems
 
 
@@ -282,10 +323,6 @@ def _alpha_problems(alphas: Any, attack_cls: type | None) -> list[str]:
     return [f"alphas lists {twice[0]:g} more than once"] if twice else []
 
 
-def _is_model_spec(name: str) -> bool:
-    return isinstance(name, str) and (name.startswith("file:") or name.startswith("hf:"))
-
-
 def _as_list(value: Any) -> list:
     if value is None:
         return []
@@ -298,9 +335,7 @@ def build_suite(raw: dict[str, Any]) -> Suite:
     problems = suite_problems(raw)
     if problems:
         raise UserError("invalid suite: " + "; ".join(problems))
-    from srbench.external import normalize_models
-
-    raw = normalize_models(dict(raw))  # file:/hf: specs -> names after the file (srbench/external.py)
+    raw = normalize_models(dict(raw))  # file:/hf: specs -> names after the file, specs kept in model_specs
     for key in ("models", "datasets", "alphas"):
         if key in raw:
             raw[key] = _as_list(raw[key])
@@ -308,6 +343,42 @@ def build_suite(raw: dict[str, Any]) -> Suite:
         raw["attack"] = {"name": raw["attack"]}
     raw["alphas"] = [float(a) for a in raw.get("alphas", [8.0])]
     return Suite(**raw)
+
+
+def normalize_models(raw: dict[str, Any], taken: set[str] | None = None) -> dict[str, Any]:
+    """Replace ``file:``/``hf:`` entries of a raw suite by their names, recording the specs in ``model_specs``.
+
+    ``models: [file:ckpt/4x-model.pth]`` becomes ``models: [4x-model]`` with
+    ``model_specs: {4x-model: file:/abs/ckpt/4x-model.pth}``. A name already taken (a registered
+    model, another model of the suite) keeps the spec itself as the name.
+    """
+    models = _as_list(raw.get("models", []))
+    specs = {name: parse_model_spec(spec).canonical() for name, spec in (raw.get("model_specs") or {}).items()}
+    if not any(is_checkpoint_spec(m) for m in models):
+        return {**raw, "model_specs": specs} if specs else raw
+    taken = set(taken if taken is not None else MODELS.names())
+    taken |= {m for m in models if not is_checkpoint_spec(m)}
+    out: list[str] = []
+    renamed: dict[str, str] = {}
+    for m in models:
+        if not is_checkpoint_spec(m):
+            out.append(m)
+            continue
+        spec = parse_model_spec(m)
+        name = spec.display_name()
+        if name in taken or name in out:
+            name = m
+        taken.add(name)
+        specs[name] = spec.canonical()
+        out.append(name)
+        renamed[m] = name
+    result = {**raw, "models": out, "model_specs": specs}
+    if isinstance(raw.get("name"), str):  # a run named after its --models must not hold paths
+        run_name = raw["name"]
+        for spec_text, name in renamed.items():
+            run_name = run_name.replace(spec_text, name)
+        result["name"] = run_name.replace("/", "_").replace(":", "_")
+    return result
 
 
 def suites_dir():
@@ -390,9 +461,12 @@ def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int])
 
 def _anchor(value: Any, base: Path) -> Any:
     """A relative local path (plain or ``file:``) re-rooted at base; anything else unchanged."""
-    if not isinstance(value, str) or value.startswith("hf:") or "://" in value:
+    if not isinstance(value, str) or "://" in value:
         return value
-    prefix, rest = ("file:", value[len("file:"):]) if value.startswith("file:") else ("", value)
+    spec = parse_model_spec(value)
+    if spec.source == "hf":
+        return value
+    prefix, rest = ("file:", spec.path) if spec.source == "file" else ("", value)
     p = Path(rest).expanduser()
     return value if p.is_absolute() else prefix + str(base / p)
 
@@ -404,9 +478,10 @@ def anchor_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     """
     out = dict(raw)
     if "models" in raw:
-        out["models"] = [m if not _is_model_spec(m) else _anchor(m, base) for m in _as_list(raw["models"])]
-    if isinstance(raw.get("weights"), dict):
-        out["weights"] = {k: _anchor(v, base) for k, v in raw["weights"].items()}
+        out["models"] = [_anchor(m, base) if is_checkpoint_spec(m) else m for m in _as_list(raw["models"])]
+    for key in ("weights", "model_specs"):
+        if isinstance(raw.get(key), dict):
+            out[key] = {k: _anchor(v, base) for k, v in raw[key].items()}
     return out
 
 

@@ -1,4 +1,8 @@
-"""Model cards, weight resolution, hashed downloads and safe checkpoint loading.
+"""Model cards, weight resolution, hashed downloads and the one safe checkpoint reader.
+
+A card builds its model: :meth:`ModelCard.load` returns a frozen, eval-mode
+restorer that already carries the card's name, its scale and stochasticity
+and the sha256 of the weights it loaded (nothing patches them on later).
 
 Resolution order for a model's weights: an explicit path (``weights=`` /
 ``--weights NAME=PATH``), the environment variable ``SRBENCH_WEIGHTS_<NAME>``,
@@ -26,8 +30,11 @@ import torch
 
 from srbench.errors import UserError
 from srbench.registry import import_object
+from srbench.restorer import Restorer, resolve_device
 from srbench.store import atomic_path
 
+# containers that checkpoints wrap their state dict in (BasicSR, Lightning, GAN trainers, srbench train), in order
+STATE_DICT_KEYS = ("params_ema", "params", "state_dict", "model", "net_g", "generator")
 HASH_IN_NAME = re.compile(r"-([0-9a-f]{8,64})\.(?:pth|pt|safetensors)$")
 
 
@@ -76,6 +83,49 @@ class ModelCard:
     def builder(self) -> Callable[..., Any]:
         return import_object(self.build) if isinstance(self.build, str) else self.build
 
+    def arch_for(self, scale: int | None = None) -> dict[str, Any]:
+        """The builder's arguments at ``scale`` (None: the card's); a scale the card cannot reach is a UserError."""
+        arch = dict(self.arch)
+        if scale is not None and scale != self.scale:
+            if scale not in self.scales:
+                scales = sorted({self.scale, *self.scales})
+                supported = ", ".join(f"x{s}" for s in scales)
+                hint = "{scale} or another model" if len(scales) > 1 else f"{{scale}} {scales[0]} or another model"
+                raise UserError(f"model {self.name!r} supports {supported}, not x{scale}; use {hint}", {"scale": ""})
+            arch["scale"] = scale
+        return arch
+
+    def build_restorer(self, scale: int | None = None) -> Restorer:
+        """The restorer at ``scale``, before any weights, carrying the card's identity (name, scale, stochastic).
+
+        The card is the authority on what the model is: a builder may leave these attributes at the
+        Restorer defaults (docs/adding-a-model.md), so they are set here, in the one place models are built.
+        """
+        arch = self.arch_for(scale)
+        restorer = self.builder()(**arch)
+        if not isinstance(restorer, Restorer):
+            raise TypeError(f"builder of model {self.name!r} returned {type(restorer).__name__}, not a Restorer")
+        restorer.name, restorer.scale, restorer.stochastic = self.name, arch.get("scale", self.scale), self.stochastic
+        return restorer
+
+    def load(self, weights: str | os.PathLike | None = None, device: str | torch.device | None = None,
+             scale: int | None = None) -> Restorer:
+        """Build the model, load its verified weights (``weights``: an explicit checkpoint), freeze it and put it
+        in eval mode on ``device``. The restorer carries the card's name and the sha256 of the weights it loaded."""
+        restorer = self.build_restorer(scale)
+        if weights is not None and self.weights is None:
+            raise UserError(f"model {self.name!r} takes no weights, but weights were given")
+        if self.weights is not None:
+            path = resolve_weights(self, weights)
+            try:
+                restorer.load_weights(read_state_dict(path))
+            except RuntimeError as exc:
+                raise UserError(f"weights {path} do not fit model {self.name!r}: {load_error_summary(exc)} "
+                                f"(expected the layout of {self.weights.file})") from exc
+            restorer.weights_sha256 = sha256_of(path)
+        restorer.requires_grad_(False)
+        return restorer.eval().to(resolve_device(device))
+
 
 def raw_github(repo: str, commit: str, path: str) -> str:
     """The download URL of a file committed in a GitHub repository, pinned to a commit so the bytes never change."""
@@ -108,12 +158,24 @@ def _download_url(url: str, dest: Path) -> None:
         shutil.copyfileobj(resp, out)
 
 
-def _download_hf(spec: str, dest: Path) -> None:
-    from huggingface_hub import hf_hub_download
+def hub_download(repo_id: str, filename: str, *, revision: str | None = None, repo_type: str | None = None) -> Path:
+    """A file of a Hugging Face Hub repo, downloaded into the srbench cache: the one place srbench calls the Hub.
 
+    Any failure (offline, unknown repo or file, authentication: huggingface_hub raises many types) is
+    one UserError line naming the file and the cause; callers add what to do instead.
+    """
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download(repo_id=repo_id, filename=filename, revision=revision, repo_type=repo_type,
+                                    cache_dir=str(cache_dir() / "hf")))
+    except Exception as exc:
+        raise UserError(f"cannot download {filename} of {repo_id} from the Hugging Face Hub ({_one_line(exc)})") from None
+
+
+def _download_hf(spec: str, dest: Path) -> None:
     parts = spec[len("hf://"):].split("/")
-    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
-    got = hf_hub_download(repo_id=repo_id, filename=filename, cache_dir=str(cache_dir() / "hf"))
+    got = hub_download("/".join(parts[:2]), "/".join(parts[2:]))
     with atomic_path(dest) as tmp:
         shutil.copyfile(got, tmp)
 
@@ -165,7 +227,9 @@ def _fetch(source: str, dest: Path, expected: str | None) -> str | None:
     """Download source to dest and check its hash: None when it worked, otherwise why it did not."""
     try:
         download(source, dest)
-    except Exception as exc:  # urllib, OSError, and huggingface_hub's own types when offline
+    except UserError as exc:  # the Hub's failures, already one line
+        return str(exc)
+    except Exception as exc:  # urllib, OSError
         return _one_line(exc)
     got = sha256_of(dest)
     if expected and not got.startswith(expected):
@@ -207,8 +271,8 @@ def resolve_weights(card: ModelCard, explicit: str | os.PathLike | None = None) 
     raise UserError(
         f"could not obtain weights {w.file!r} for model {card.name!r} ({tried}). "
         f"{w.how_to_get + ' ' if w.how_to_get else ''}"
-        f"Supply the file with --weights {card.name}=PATH, set {env_var_for(card.name)}=PATH, "
-        f"or put it at {cached}."
+        f"Supply the file with {{weights}}, set {env_var_for(card.name)}=PATH, "
+        f"or put it at {cached}.", {"weights": f"{card.name}=PATH"}
     )
 
 
@@ -269,13 +333,19 @@ def load_checkpoint_file(path: str | os.PathLike, map_location: str | torch.devi
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Load a checkpoint safely and unwrap the common containers and prefixes."""
+    """The tensors of a checkpoint, read safely: the one unwrapper of containers and prefixes.
+
+    The first container of :data:`STATE_DICT_KEYS` is opened (``{"params_ema": ...}``, a trainer's
+    ``{"params": ..., "step": ...}``), entries that are not tensors (counters, configs) are dropped,
+    and the ``module.`` prefix of DataParallel is stripped.
+    """
     obj = load_checkpoint_file(path)
     if isinstance(obj, Mapping):
-        for key in ("params_ema", "params", "state_dict", "model"):
-            if key in obj and isinstance(obj[key], Mapping):
-                obj = obj[key]
-                break
-    if not isinstance(obj, Mapping) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise UserError(f"checkpoint {path} does not hold a state dict of tensors")
-    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in obj.items()}
+        key = next((k for k in STATE_DICT_KEYS if isinstance(obj.get(k), Mapping)), None)
+        obj = obj[key] if key else obj
+    if not isinstance(obj, Mapping):
+        raise UserError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict of tensors")
+    tensors = {k.removeprefix("module."): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise UserError(f"checkpoint {path} holds no tensors")
+    return tensors

@@ -13,8 +13,8 @@ spandrel = pytest.importorskip("spandrel")
 import srbench  # noqa: E402
 import srbench.leaderboard  # noqa: E402
 from srbench.errors import UserError  # noqa: E402
-from srbench.external import display_name, normalize_models  # noqa: E402
-from srbench.suite import build_suite, suite_problems  # noqa: E402
+from srbench.models import parse_model_spec  # noqa: E402
+from srbench.suite import build_suite, normalize_models, suite_problems  # noqa: E402
 from srbench.zoo import sha256_of  # noqa: E402
 
 
@@ -87,13 +87,15 @@ def test_compact_with_zero_residual_is_nearest_upsampling(tmp_path):
 
 
 def test_naming_rule_and_normalised_suite(ckpts):
-    assert display_name("file:ckpt/4x-model.pth") == "4x-model"
-    assert display_name("hf:org/repo/sub/4x-Model.v2.safetensors") == "4x-Model.v2"
+    assert parse_model_spec("file:ckpt/4x-model.pth").display_name() == "4x-model"
+    assert parse_model_spec("hf:org/repo/sub/4x-Model.v2.safetensors@v1").display_name() == "4x-Model.v2"
+    assert parse_model_spec("bicubic").display_name() == "bicubic" and not parse_model_spec("bicubic").is_checkpoint
     raw = normalize_models({"name": "file:a/4x-compact.pth_ifgsm",
                             "models": [f"file:{ckpts / '4x-compact.pth'}", "bicubic",
                                        f"file:{ckpts / '4x-esrgan.safetensors'}"]})
     assert raw["models"] == ["4x-compact", "bicubic", "4x-esrgan"]
-    assert raw["weights"]["4x-compact"] == f"file:{(ckpts / '4x-compact.pth').resolve()}"
+    assert raw["model_specs"]["4x-compact"] == f"file:{(ckpts / '4x-compact.pth').resolve()}"
+    assert "weights" not in raw  # weights holds checkpoint files of registered models only
     assert "/" not in raw["name"] and ":" not in raw["name"]
     # a normalised suite (as recorded in a manifest) validates and builds again
     assert suite_problems(raw) == [] and build_suite(raw).models == raw["models"]
@@ -117,7 +119,8 @@ def test_full_pipeline_cli(ckpts, tmp_path, cli):
     assert (table["adv_input_psnr"] >= 20 * math.log10(255 / 2) - 0.01).all()
     manifest = json.loads((tmp_path / "x4/manifest.json").read_text())
     assert manifest["suite"]["models"] == ["4x-compact", "4x-esrgan"]
-    assert manifest["suite"]["weights"]["4x-esrgan"] == f"file:{(ckpts / '4x-esrgan.safetensors').resolve()}"
+    assert manifest["suite"]["model_specs"]["4x-esrgan"] == f"file:{(ckpts / '4x-esrgan.safetensors').resolve()}"
+    assert manifest["suite"]["weights"] == {}
     row = json.loads(next((tmp_path / "x4/cells").glob("4x-esrgan__*.json")).read_text())["rows"][0]
     assert row["model"] == "4x-esrgan" and row["weights_sha256"] == sha256_of(ckpts / "4x-esrgan.safetensors")
 
@@ -126,8 +129,8 @@ def test_wrong_scale_names_the_right_one(ckpts):
     from srbench.suite import build_suite
 
     suite = build_suite({"models": [f"file:{ckpts / '2x-span.pth'}"], "scale": 4})
-    with pytest.raises(UserError, match=r"x2 SPAN model, but the run asks for x4; use --scale 2"):
-        srbench.load_model(suite.models[0], weights=suite.weights[suite.models[0]], device="cpu", scale=suite.scale)
+    with pytest.raises(UserError, match=r"'2x-span' supports x2, not x4; use scale 2 or another model"):
+        srbench.load_model(suite.model_spec(suite.models[0]), device="cpu", scale=suite.scale)
 
 
 def test_unsafe_pickle_is_refused(tmp_path):
@@ -207,13 +210,30 @@ def test_paths_in_a_suite_file_are_relative_to_the_file(ckpts, tmp_path, cli):
                      "attack: {name: ifgsm, steps: 2}\nalphas: [2]\n")
     raw = read_suite_file(str(suite))
     assert raw["models"] == [f"file:{ckpts / '4x-compact.pth'}", "bicubic"]
-    anchored = anchor_paths({"models": "file:/abs/m.pth,hf:o/r/m.pth", "weights": {
-        "a": "w.pth", "b": "/abs/w.pth", "c": "https://host/w.pth", "d": "hf:o/r/w.pth", "e": "file:sub/w.pth"}},
-        tmp_path)
+    anchored = anchor_paths({"models": "file:/abs/m.pth,hf:o/r/m.pth",
+                             "weights": {"a": "w.pth", "b": "/abs/w.pth", "c": "https://host/w.pth"},
+                             "model_specs": {"d": "hf:o/r/w.pth", "e": "file:sub/w.pth"}}, tmp_path)
     assert anchored["models"] == ["file:/abs/m.pth", "hf:o/r/m.pth"]
-    assert anchored["weights"] == {"a": str(tmp_path / "w.pth"), "b": "/abs/w.pth", "c": "https://host/w.pth",
-                                   "d": "hf:o/r/w.pth", "e": f"file:{tmp_path / 'sub/w.pth'}"}
+    assert anchored["weights"] == {"a": str(tmp_path / "w.pth"), "b": "/abs/w.pth", "c": "https://host/w.pth"}
+    assert anchored["model_specs"] == {"d": "hf:o/r/w.pth", "e": f"file:{tmp_path / 'sub/w.pth'}"}
     res = cli("run", str(suite), "--out", "out", "--quiet", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     manifest = json.loads((tmp_path / "out/manifest.json").read_text())
-    assert manifest["suite"]["weights"]["4x-compact"] == f"file:{(ckpts / '4x-compact.pth').resolve()}"
+    assert manifest["suite"]["model_specs"]["4x-compact"] == f"file:{(ckpts / '4x-compact.pth').resolve()}"
+
+
+def test_weights_hold_checkpoints_of_registered_models_only(ckpts):
+    """A suite's weights means one thing: a checkpoint file of a registered model. A checkpoint that is a whole
+    model goes in models (or model_specs, to choose its name)."""
+    spec = f"file:{ckpts / '4x-compact.pth'}"
+    problems = suite_problems({"models": ["mine"], "weights": {"mine": spec}})
+    assert any("is a model spec" in p and "model_specs" in p for p in problems), problems
+    suite = build_suite({"models": ["mine", "bicubic"], "model_specs": {"mine": spec}, "datasets": ["demo"]})
+    assert suite.models == ["mine", "bicubic"] and suite.weights == {}
+    assert suite.model_spec("mine") == f"file:{(ckpts / '4x-compact.pth').resolve()}"
+    assert suite.model_spec("bicubic") == "bicubic"
+    model = srbench.load_model(suite.model_spec("mine"), device="cpu")
+    assert model.weights_sha256 == sha256_of(ckpts / "4x-compact.pth") and model.arch == "RealESRGAN Compact"
+    with pytest.raises(UserError, match="is a checkpoint itself"):
+        srbench.load_model(spec, weights=ckpts / "4x-compact.pth")
+    assert "not a model of this run" in " ".join(suite_problems({"models": ["bicubic"], "model_specs": {"x": spec}}))

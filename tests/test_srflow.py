@@ -151,7 +151,7 @@ def test_cards_and_missing_weights_message(tmp_path, monkeypatch):
     with pytest.raises(UserError) as info:
         resolve_weights(SRFLOW_4X)
     msg = str(info.value)
-    for part in ("pretrained_models.zip", "SRFlow_DF2K_4X.pth", "--weights srflow=PATH", "SRBENCH_WEIGHTS_SRFLOW"):
+    for part in ("pretrained_models.zip", "SRFlow_DF2K_4X.pth", "weights srflow=PATH", "SRBENCH_WEIGHTS_SRFLOW"):
         assert part in msg
 
 

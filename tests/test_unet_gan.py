@@ -4,6 +4,7 @@ import torch
 from model_zoo.unet_gan.arch import ResNetCritic, UNet
 from model_zoo.unet_gan.model import UNetGANRestorer
 from srbench.degradations import consistency_psnr
+from srbench.zoo import read_state_dict
 
 
 @pytest.fixture(autouse=True)
@@ -63,10 +64,11 @@ def test_critic_shapes_and_width():
     assert net.inc[0].out_channels == 6 and net.down4.conv[0].out_channels == 48
 
 
-def test_load_weights_adapts_width_and_checks_kind():
+def test_load_weights_adapts_width_and_checks_kind(tmp_path):
     src = UNetGANRestorer("sr4", base=6, stochastic=False)
     dst = UNetGANRestorer("sr4", base=4, stochastic=False)
-    dst.load_weights({"G": src.state_dict()})
+    torch.save({"G": src.state_dict(), "params": src.state_dict(), "step": 3}, tmp_path / "ckpt.pt")  # a trainer's
+    dst.load_weights(read_state_dict(tmp_path / "ckpt.pt"))
     y = torch.rand(1, 3, 4, 4)
     with torch.no_grad():
         assert torch.equal(src.eval().restore(y), dst.eval().restore(y))

@@ -75,7 +75,7 @@ def test_corrupted_download_is_rejected(server, tmp_path):
     card = with_source("edsr", file, f"{url}/{file}")
     with pytest.raises(UserError, match="sha256 mismatch") as exc:
         resolve_weights(card)
-    assert "--weights edsr-test=PATH" in str(exc.value)
+    assert "with weights edsr-test=PATH" in str(exc.value)  # the option; the CLI writes --weights
     assert not (cache_dir() / "weights" / file).exists()
 
 

@@ -1,6 +1,6 @@
 """Cards for small public x4 checkpoints committed in their authors' GitHub repositories.
 
-spandrel builds the network from each file (``srbench.external.detected``);
+spandrel builds the network from each file (``srbench.models.external.detected``);
 the card pins the file (raw GitHub URL at a fixed commit, full sha256) and
 says which architecture it must hold. Two files are saved under other names
 in some copies (e.g. ``../shared/weights``): the URLs use the upstream paths.
@@ -16,7 +16,7 @@ _DITN_PAPER = ("Liu, Jia, Zhang, et al.: Unfolding Once is Enough: A Deployment-
 def _ditn(name: str, file: str, sha256: str, training: str, description: str) -> ModelCard:
     return ModelCard(
         name=name,
-        build="srbench.external:detected",
+        build="srbench.models.external:detected",
         arch={"architecture": "DITN", "scale": 4},
         scale=4,
         weights=Weights(file=file, sha256=sha256,
@@ -40,7 +40,7 @@ DITN_GAN = _ditn("ditn-gan", "DITN_Real_GAN_x4.pth",
 _SWIFT_REPO, _SWIFT_COMMIT = "Dynamic-Zoom/Dynamic-Zoom", "ad27b28"
 SWIFTSRGAN = ModelCard(
     name="swiftsrgan",
-    build="srbench.external:detected",
+    build="srbench.models.external:detected",
     arch={"architecture": "SwiftSRGAN", "scale": 4},
     scale=4,
     weights=Weights(file="swift_srgan_4x.pth.tar",
@@ -57,7 +57,7 @@ SWIFTSRGAN = ModelCard(
 _CRAFT_REPO, _CRAFT_COMMIT = "Amazingren/NTIRE2024_ESR", "6404fa4"  # abbreviated, as for Swift-SRGAN
 CRAFT = ModelCard(
     name="craft",
-    build="srbench.external:detected",
+    build="srbench.models.external:detected",
     arch={"architecture": "CRAFT", "scale": 4},
     scale=4,
     weights=Weights(file="team34_craft.pth",

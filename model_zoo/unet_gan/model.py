@@ -56,16 +56,13 @@ class UNetGANRestorer(Restorer):
         return tuple(z.to(y.device, y.dtype) for z in zs)
 
     def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
-        """Load a trainer checkpoint (or its ``params``/``G``), this restorer's state dict, or the U-Net's.
+        """Load this restorer's state dict or the U-Net's (a trainer checkpoint's ``params``, as
+        :func:`srbench.zoo.read_state_dict` unwraps it).
 
         The U-Net is rebuilt to the checkpoint's base width and noise channels (read from
         the weight shapes); a checkpoint that records a different degradation or
         stochasticity than this model's is refused (that is a different model).
         """
-        for key in ("params", "G"):
-            if key in state and isinstance(state[key], Mapping):  # full trainer checkpoint
-                state = state[key]
-                break
         meta_s, meta_scale = state.get("meta_stochastic"), state.get("meta_scale")
         if meta_s is not None and bool(meta_s) != self.stochastic:
             kind = "stochastic" if bool(meta_s) else "deterministic"

@@ -77,9 +77,9 @@ def default_run_name(models: str, attack: str) -> str:
 
     Why: ``--models file:ckpt/4x-net.pth`` must name the run ``4x-net_ifgsm``, not a path.
     """
-    from srbench.external import display_name, is_spec
+    from srbench.models import parse_model_spec
 
-    names = [display_name(m) if is_spec(m) else m for m in models.split(",") if m.strip()]
+    names = [parse_model_spec(m.strip()).display_name() for m in models.split(",") if m.strip()]
     return "".join(c if c not in "/\\:" else "_" for c in "-".join(names) + f"_{attack}")
 
 

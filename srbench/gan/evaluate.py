@@ -18,7 +18,7 @@ from typing import Iterable
 import torch
 
 from srbench.errors import UserError
-from srbench.gan import read_trainer_checkpoint
+from srbench.gan import checkpoint_card, read_trainer_checkpoint
 
 COLUMNS = ["model", "step", "fid", "precision", "recall", "std", "robustness_psnr", "ai_psnr",
            "consistency_psnr", "psnr", "n_images"]
@@ -39,17 +39,11 @@ def find_checkpoints(paths: Iterable[str | os.PathLike]) -> list[Path]:
     return out
 
 
-def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu"):
-    """(restorer in eval mode, checkpoint summary) for a trainer checkpoint."""
-    from model_zoo.unet_gan.model import UNetGANRestorer
-
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu", name: str | None = None):
+    """(restorer in eval mode, checkpoint summary) for a trainer checkpoint, loaded through its model card."""
     state = read_trainer_checkpoint(path)
-    arch = state["arch"]
-    r = UNetGANRestorer(arch["degradation"], base=int(arch["base"]), z_channels=int(arch["z_channels"]),
-                        stochastic=bool(arch["stochastic"]))
-    r.load_weights(state["params"])
-    r.requires_grad_(False)
-    return r.eval().to(device), {"step": int(state["step"]), "arch": arch, "config": state.get("config")}
+    restorer = checkpoint_card(path, name).load(weights=path, device=device)
+    return restorer, {"step": int(state["step"]), "arch": state["arch"], "config": state.get("config")}
 
 
 def evaluate_checkpoints(ckpts: list[Path], x: torch.Tensor, *, features: str = "inception",
@@ -63,12 +57,12 @@ def evaluate_checkpoints(ckpts: list[Path], x: torch.Tensor, *, features: str = 
     real = extractor(x) if extractor is not None else None
     rows = []
     for i, path in enumerate(ckpts):
-        restorer, info = load_checkpoint(path, device)
+        name = names[i] if names else (path.parent.name if path.name == "ckpt.pt" else path.stem)
+        restorer, info = load_checkpoint(path, device, name)
         t0 = time.perf_counter()
         m = gan_metrics(restorer, x, restorer.degradation, extractor=extractor, n_samples=n_samples,
                         attack_images=attack_images, n_seeds=n_seeds, input_psnr=input_psnr, seed=seed,
                         batch_size=batch_size, real_features=real)
-        name = names[i] if names else (path.parent.name if path.name == "ckpt.pt" else path.stem)
         rows.append({"model": name, "step": info["step"], **m, "features": features if extractor else None,
                      "arch": info["arch"], "checkpoint": str(path), "eval_s": time.perf_counter() - t0})
     return rows
