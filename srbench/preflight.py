@@ -17,7 +17,7 @@ from pathlib import Path
 from srbench.errors import UserError
 from srbench.models import get_card, parse_model_spec
 from srbench.suite import Suite
-from srbench.zoo import resolve_weights, sha256_of
+from srbench.zoo import sha256_of
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def model_weights(suite: Suite, model: str) -> ModelWeights:
                 raise UserError(f"model {model!r} takes no weights, but weights were given ({given}); "
                                 f"drop them from {{weights}}", {"weights": ""})
             return ModelWeights(None, None)
-        path = resolve_weights(card, given)
+        path = card.locate_weights(given)
     return ModelWeights(path, sha256_of(path))
 
 

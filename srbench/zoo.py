@@ -108,6 +108,11 @@ class ModelCard:
         restorer.name, restorer.scale, restorer.stochastic = self.name, arch.get("scale", self.scale), self.stochastic
         return restorer
 
+    def locate_weights(self, explicit: str | os.PathLike | None = None) -> Path:
+        """The weights on this machine (downloaded and verified if needed); a card whose weights are not
+        one checkpoint file (a diffusers folder) overrides it."""
+        return resolve_weights(self, explicit)
+
     def load(self, weights: str | os.PathLike | None = None, device: str | torch.device | None = None,
              scale: int | None = None) -> Restorer:
         """Build the model, load its verified weights (``weights``: an explicit checkpoint), freeze it and put it
@@ -116,7 +121,7 @@ class ModelCard:
         if weights is not None and self.weights is None:
             raise UserError(f"model {self.name!r} takes no weights, but weights were given")
         if self.weights is not None:
-            path = resolve_weights(self, weights)
+            path = self.locate_weights(weights)
             try:
                 restorer.load_weights(read_state_dict(path))
             except RuntimeError as exc:
@@ -141,6 +146,11 @@ def env_var_for(name: str) -> str:
 
 
 def sha256_of(path: str | os.PathLike) -> str:
+    """The file's sha256; a folder's (a diffusers model) is the sha256 of its files' relative paths and digests."""
+    if Path(path).is_dir():
+        files = sorted(p for p in Path(path).rglob("*") if p.is_file())
+        listing = "".join(f"{p.relative_to(path).as_posix()} {sha256_of(p)}\n" for p in files)
+        return hashlib.sha256(listing.encode()).hexdigest()
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -183,3 +183,23 @@ def test_without_diffusers_the_error_says_how_to_install_it():
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == ("diffusion models need the diffusers library, which is not installed: "
                                   "pip install 'srbench[diffusion]'")
+
+
+def test_cards_load_a_folder_through_the_one_model_path(tiny_folder, tmp_path):
+    from srbench import load_model
+    from srbench.zoo import sha256_of
+
+    model = load_model("ldm-sr-x4-t20", weights=str(tiny_folder), device="cpu")
+    assert (model.name, model.scale, model.stochastic, model.steps, model.eta) == ("ldm-sr-x4-t20", 4, True, 20, 0.0)
+    assert model.weights_sha256 == sha256_of(tiny_folder) and len(model.weights_sha256) == 64
+    partial = tmp_path / "partial"
+    partial.mkdir()
+    (partial / "unet").symlink_to(tiny_folder / "unet")
+    with pytest.raises(UserError, match=r"weights of 'ldm-sr-x4' must be a diffusers model folder .* has no "
+                                        r"vqvae, scheduler$"):
+        load_model("ldm-sr-x4", weights=str(partial))
+    write_folder(tmp_path / "x2", {**TINY, "vqvae": {**TINY["vqvae"], "block_out_channels": (8, 16),
+                                                      "down_block_types": ("DownEncoderBlock2D",) * 2,
+                                                      "up_block_types": ("UpDecoderBlock2D",) * 2}})
+    with pytest.raises(UserError, match=r"upscales x2 \(its VQ decoder\), but 'ldm-sr-x4' is x4"):
+        load_model("ldm-sr-x4", weights=str(tmp_path / "x2"))

@@ -102,8 +102,13 @@ class LatentDiffusionSR(Restorer):
         self.latent_channels = unet.config.out_channels
         self.multiple = 2 ** (len(unet.config.down_block_types) - 1)
         self.name = name
-        self.scale = 2 ** (len(vqvae.config.block_out_channels) - 1)
+        self.scale = self.decoder_scale
         self.stochastic = True
+
+    @property
+    def decoder_scale(self) -> int:
+        """The SR factor the weights give: the VQ decoder upsamples the LR-sized latent once per block but one."""
+        return 2 ** (len(self.vqvae.config.block_out_channels) - 1)
 
     @property
     def checkpointing(self) -> bool:
