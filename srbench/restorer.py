@@ -55,6 +55,12 @@ class Restorer(nn.Module):
     stochastic: bool = False
     weights_sha256: str | None = None
 
+    @property
+    def model_options(self) -> dict[str, Any]:
+        """Options besides the weights that change the outputs (a diffusion sampler's steps and eta):
+        recorded in every result row, so a number is never read without them. Empty for most models."""
+        return {}
+
     def restore(self, y: torch.Tensor, z: Z = None) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 

@@ -77,6 +77,7 @@ class SpeedRestorer(Restorer):
     scale = property(lambda self: self.inner.scale)
     stochastic = property(lambda self: self.inner.stochastic)
     weights_sha256 = property(lambda self: self.inner.weights_sha256)
+    model_options = property(lambda self: self.inner.model_options)
 
     def _autocast(self, device: torch.device):
         if self.options.amp == "bf16":

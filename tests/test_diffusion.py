@@ -150,7 +150,7 @@ def test_a_saved_folder_loads_through_diffusers_and_gives_the_same_outputs(tiny_
     with torch.no_grad():
         assert (loaded.restore(y, z) - built.restore(y, z)).abs().max() < 1e-6
     assert loaded.scale == 4 and loaded.stochastic and not any(p.requires_grad for p in loaded.parameters())
-    assert loaded.sampler_options == {"sampler": "ddim", "steps": 3, "eta": 0.5, "quantize": True}
+    assert loaded.model_options == {"sampler": "ddim", "steps": 3, "eta": 0.5, "quantize": True}
 
 
 def test_missing_files_are_one_line_errors(tiny_folder, tmp_path, monkeypatch):
@@ -192,6 +192,10 @@ def test_cards_load_a_folder_through_the_one_model_path(tiny_folder, tmp_path):
     model = load_model("ldm-sr-x4-t20", weights=str(tiny_folder), device="cpu")
     assert (model.name, model.scale, model.stochastic, model.steps, model.eta) == ("ldm-sr-x4-t20", 4, True, 20, 0.0)
     assert model.weights_sha256 == sha256_of(tiny_folder) and len(model.weights_sha256) == 64
+    from srbench.speed import SpeedOptions, apply_speed
+
+    fast = apply_speed(model, SpeedOptions(channels_last=True))  # a wrapper reads the sampler through
+    assert fast is not model and fast.model_options == {"sampler": "ddim", "steps": 20, "eta": 0.0, "quantize": True}
     partial = tmp_path / "partial"
     partial.mkdir()
     (partial / "unet").symlink_to(tiny_folder / "unet")

@@ -122,8 +122,8 @@ class LatentDiffusionSR(Restorer):
         self.vqvae.decoder._gradient_checkpointing_func = _checkpointed
 
     @property
-    def sampler_options(self) -> dict[str, Any]:
-        """What fixes the output distribution besides the weights: recorded with every result."""
+    def model_options(self) -> dict[str, Any]:
+        """What fixes the output distribution besides the weights: recorded in every result row."""
         return {"sampler": "ddim", "steps": self.steps, "eta": self.eta, "quantize": self.quantize}
 
     def load_weights(self, state_dict: Mapping[str, torch.Tensor]) -> None:
