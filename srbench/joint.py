@@ -122,7 +122,8 @@ def tiles(img: torch.Tensor, patch: int | None) -> torch.Tensor:
         return img[None]
     c, h, w = img.shape
     if h < patch or w < patch:
-        raise UserError(f"image of {h}x{w} pixels is smaller than the feature patch {patch}; lower --patch")
+        raise UserError(f"image of {h}x{w} pixels is smaller than the feature patch {patch}; lower {{patch}}",
+                        {"patch": ""})
     t = img[:, : h - h % patch, : w - w % patch].unfold(1, patch, patch).unfold(2, patch, patch)
     return t.permute(1, 2, 0, 3, 4).reshape(-1, c, patch, patch)
 

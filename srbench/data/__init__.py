@@ -83,7 +83,7 @@ def make_pair(name: str, hr: torch.Tensor, scale: int, lr: torch.Tensor | None =
     if tuple(lr.shape[-2:]) != (hr.shape[-2] // scale, hr.shape[-1] // scale):
         raise UserError(
             f"image {name!r}: LR size {tuple(lr.shape[-2:])} is not HR size {tuple(hr.shape[-2:])} / {scale}; "
-            f"check --scale or regenerate the LR images")
+            f"check {{scale}} or regenerate the LR images", {"scale": ""})
     return SRPair(name=name, hr=hr, lr=lr, gray=gray)
 
 

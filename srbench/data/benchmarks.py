@@ -22,7 +22,7 @@ from pathlib import Path
 from srbench.data import SRPair, make_pair
 from srbench.data.images import IMAGE_SUFFIXES, read_image
 from srbench.errors import UserError
-from srbench.zoo import cache_dir
+from srbench.zoo import cache_dir, hub_download
 
 HUB_REPOS = {"Set5": "eugenesiow/Set5", "Set14": "eugenesiow/Set14", "BSD100": "eugenesiow/BSD100"}
 
@@ -37,7 +37,7 @@ def _hr_lr_dirs(root: Path, set_name: str, scale: int) -> tuple[Path, Path | Non
             lr = base / "LR"
             return base / "HR", lr if lr.is_dir() else None
     raise UserError(f"no {set_name} images under {root}: expected {root / set_name / f'x{scale}' / 'HR'} "
-                    f"(or {root / set_name / 'HR'}); check --data-root")
+                    f"(or {root / set_name / 'HR'}); check {{data_root}}", {"data_root": ""})
 
 
 def read_folder(root: str | os.PathLike, set_name: str, scale: int) -> list[SRPair]:
@@ -54,14 +54,11 @@ def read_folder(root: str | os.PathLike, set_name: str, scale: int) -> list[SRPa
 
 def _download_from_hub(set_name: str, dest: Path) -> None:
     """Fetch ``data/<Set>_HR.tar.gz`` from the hub repo and unpack its images into dest/<Set>/HR."""
-    from huggingface_hub import hf_hub_download
-
     try:
-        archive = hf_hub_download(repo_id=HUB_REPOS[set_name], filename=f"data/{set_name}_HR.tar.gz",
-                                  repo_type="dataset", cache_dir=str(cache_dir() / "hf"))
-    except Exception as exc:  # offline, hub down, repo moved: say what to do instead
-        raise UserError(f"could not download {set_name} from the Hugging Face hub ({exc.__class__.__name__}); "
-                        f"pass --data-root DIR with {set_name}/x<scale>/HR/*.png inside") from exc
+        archive = hub_download(HUB_REPOS[set_name], f"data/{set_name}_HR.tar.gz", repo_type="dataset")
+    except UserError as exc:  # offline, hub down, repo moved: say what to do instead
+        raise UserError(f"could not download {set_name}: {exc}; pass {{data_root}} with "
+                        f"{set_name}/x<scale>/HR/*.png inside", {"data_root": "DIR"}) from None
     tmp = dest / f".{set_name}.unpack"
     shutil.rmtree(tmp, ignore_errors=True)
     with tarfile.open(archive) as tar:
@@ -88,7 +85,7 @@ def benchmark_set(set_name: str, scale: int, root: str | os.PathLike | None = No
             Path(root).mkdir(parents=True, exist_ok=True)
             _download_from_hub(set_name, Path(root))
     elif not Path(root).is_dir():
-        raise UserError(f"--data-root {root} is not a directory")
+        raise UserError(f"{{data_root}} is not a directory", {"data_root": str(root)})
     return read_folder(root, set_name, scale)
 
 

@@ -268,7 +268,8 @@ def train_learned(name: str, cfg: ToyConfig, ckpt_dir: str | None = None, resume
         try:
             resumed = trainer.maybe_resume()
         except ValueError as exc:
-            raise UserError(f"{exc}; start over with --fresh or use another --ckpt-dir") from None
+            raise UserError(f"{exc}; start over without resuming ({{fresh}}) or use another {{ckpt_dir}}",
+                            {"fresh": "", "ckpt_dir": ""}) from None
     if require_finished and trainer.step < cfg.steps:
         state = f"holds {trainer.step} of {cfg.steps} steps" if resumed else "is missing"
         raise UserError(f"checkpoint {ckpt} {state}; evaluating needs the finished checkpoint of {name}")
@@ -373,7 +374,7 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
     if unknown:
         raise UserError(f"unknown toy estimator(s) {unknown}; choose from {list(LEARNED)}")
     if cfg.steps < 1:
-        raise UserError(f"--steps must be >= 1, got {cfg.steps}")
+        raise UserError(f"{{steps}} must be >= 1, got {cfg.steps}", {"steps": ""})
     out = writable_dir(out_dir)
     if ckpt_dir:
         writable_dir(ckpt_dir, "checkpoint folder")
