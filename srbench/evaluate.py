@@ -1,12 +1,14 @@
 """Evaluate one cell: attack a model on a list of images and measure each one.
 
 Deterministic and stochastic models share one path: a deterministic model is
-a stochastic one with a single, empty seed. For a stochastic model the attack
-and the same-seed metrics (Eq. 9 of Ohayon et al. 2023) use ``n_eot`` seeds
-per image; "fresh" metrics use seeds the attack never saw; diversity is the
-per-pixel standard deviation over ``diversity_samples`` samples of the clean
-input. Seeds are drawn per image from (run seed, image name), so results do
-not depend on batching.
+a stochastic one with a single, empty seed. The evaluator owns the seeds: for
+a stochastic model it draws the attack's ``n_seeds`` per image and passes
+them to the attack, and the same-seed metrics (Eq. 9 of Ohayon et al. 2023)
+use the same ones; "fresh" metrics use seeds the attack never saw; diversity
+is the per-pixel standard deviation over ``diversity_samples`` samples of the
+clean input. Seeds are drawn per image from (run seed, image name), so
+results do not depend on batching. What an attack needs (its budget, a
+target, how many seeds) it declares (srbench/attacks/__init__.py).
 """
 from __future__ import annotations
 
@@ -17,14 +19,14 @@ from typing import Any, Callable
 
 import torch
 
-from srbench.attacks import Attack
+from srbench.attacks import LINF_ALPHA, Attack
 from srbench.data import SRPair
 from srbench.lipschitz import per_image_k
 from srbench.metric_table import metric_names
 from srbench.niqe import niqe
 from srbench.metrics import (DEFAULT_GRAY_CONVENTION, batch_psnr, check_gray_convention, fidelity,
                              linf_lower_bound_psnr, perturbation_norms)
-from srbench.restorer import Restorer, Z, chunked_restore, merge_z, z_to
+from srbench.restorer import DEFAULT_N_SEEDS, Restorer, Z, chunked_restore, merge_z, z_to
 
 FIDELITY_KEYS = tuple(metric_names("fidelity"))  # psnr_y, ssim_y, psnr_rgb, ssim_rgb
 
@@ -69,7 +71,7 @@ class CleanResult:
 class CellEvaluator:
     """Holds a model and caches its clean results while a dataset's cells are evaluated."""
 
-    def __init__(self, restorer: Restorer, scale: int, seed: int = 0, n_seeds: int = 10,
+    def __init__(self, restorer: Restorer, scale: int, seed: int = 0, n_seeds: int = DEFAULT_N_SEEDS,
                  z_chunk: int | None = None, diversity_samples: int = 32, gray_convention: str = DEFAULT_GRAY_CONVENTION,
                  score_niqe: bool = False):
         self.restorer = restorer
@@ -132,16 +134,16 @@ class CellEvaluator:
         rows = [{"image": p.name, "gray": p.gray, "gray_convention": self.gray_convention, "n_seeds": n,
                  **clean.fidelity[i], **clean.extra[i]}
                 for i, p in enumerate(group)]
-        if attack.budget_name is None:
+        if attack.budget is None:
             self._hand_over(on_images, group, rows, y, None, clean.outputs, None)
             return rows
-        target = hr if getattr(attack, "target", "hr") == "hr" else clean.outputs.view(n, b, *hr.shape[1:]).mean(0)
+        target = self._target(attack, hr, clean, b)
         y_adv, record = attack(self.restorer, y, target=target, z=clean.z, on_step=on_step)
         out_adv = self._restore(y_adv, clean.z, n)
         same_seed = _mean_over_seeds(batch_psnr(clean.outputs, out_adv), n, b)
         lip_k = per_image_k(clean.outputs, out_adv, y, y_adv)  # same seeds both sides, mean over seeds
         in_psnr = batch_psnr(y, y_adv).tolist()
-        budget = getattr(attack, attack.budget_name)
+        budget = attack.budget_value()
         for i, p in enumerate(group):
             adv_fid = [self._fidelity(out_adv[k * b + i], p) for k in range(n)]
             rows[i].update({
@@ -149,7 +151,7 @@ class CellEvaluator:
                 "adv_input_psnr": in_psnr[i],
                 "adv_psnr_hr": sum(f["psnr_rgb"] for f in adv_fid) / n,
                 "adv_psnr_y": sum(f["psnr_y"] for f in adv_fid) / n,
-                "adv_input_psnr_bound": linf_lower_bound_psnr(budget) if attack.budget_name == "alpha" else math.nan,
+                "adv_input_psnr_bound": linf_lower_bound_psnr(budget) if attack.budget == LINF_ALPHA else math.nan,
                 **perturbation_norms(y[i], y_adv[i]),
                 "lipschitz_k": lip_k[i],
                 "eps": record.get("eps"),
@@ -162,6 +164,12 @@ class CellEvaluator:
                 rows[i]["adv_output_psnr_fresh"] = fresh[i]
         self._hand_over(on_images, group, rows, y, y_adv, clean.outputs, out_adv)
         return rows
+
+    def _target(self, attack: Attack, hr: torch.Tensor, clean: CleanResult, b: int) -> torch.Tensor | None:
+        """What an attack that takes a target gets: the HR images, or the clean outputs (mean over seeds)."""
+        if not attack.takes_target:
+            return None
+        return hr if attack.target == "hr" else clean.outputs.view(self.n, b, *hr.shape[1:]).mean(0)
 
     @staticmethod
     def _hand_over(on_images, group: list[SRPair], rows: list[dict], y: torch.Tensor, y_adv: torch.Tensor | None,

@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import torch
 
+from srbench.attacks import LINF_ALPHA
 from srbench.errors import UserError, shown
 from srbench.evaluate import CellEvaluator, batches
 from srbench.saved_images import ImageSaver
@@ -124,12 +125,10 @@ class Worker:
         return self.datasets[key]
 
     def evaluator(self, suite: Suite, dataset: str, cell: Cell, attack) -> CellEvaluator:
-        key = (dataset, cell.seed, getattr(attack, "n_eot", 10), getattr(attack, "z_chunk", None), cell.gray_convention,
-               suite.niqe)
+        key = (dataset, cell.seed, attack.n_seeds, attack.seed_chunk, cell.gray_convention, suite.niqe)
         if key not in self.evaluators:
             self.evaluators = {key: CellEvaluator(self.restorer, suite.scale, seed=cell.seed,
-                                                  n_seeds=getattr(attack, "n_eot", 10),
-                                                  z_chunk=getattr(attack, "z_chunk", None),
+                                                  n_seeds=attack.n_seeds, z_chunk=attack.seed_chunk,
                                                   diversity_samples=suite.diversity_samples,
                                                   gray_convention=cell.gray_convention,
                                                   score_niqe=suite.niqe)}
@@ -172,7 +171,7 @@ def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], devi
     """Per-image rows of one cell over the given batches of images."""
     label = f"{c.model} / {c.dataset} x{c.scale} / {c.attack}" + ("" if c.budget is None else f" {c.budget:g}")
     image_task = progress.task(f"  images: {label}", sum(len(g) for g in groups))
-    steps = getattr(attack, "steps", 0) if c.budget is not None else 0
+    steps = attack.n_steps if c.budget is not None else 0
     step_task = progress.task("  attack steps", steps) if steps else None
     speed_record = (speed or SpeedOptions()).record()
     rows = []
@@ -187,8 +186,10 @@ def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], devi
             row.update({
                 "model": c.model, "weights_sha256": weights_sha256, "dataset": c.dataset, "scale": c.scale,
                 "training": training_of(c.model),  # pixel / GAN / flow: the leaderboard can group by it
-                "attack": c.attack, "alpha": c.budget if attack.budget_name == "alpha" else None,
-                "budget": c.budget, "attack_options": attack.options(), "seed": c.seed,
+                "attack": c.attack, "alpha": c.budget if attack.budget == LINF_ALPHA else None,
+                "budget": c.budget, "budget_unit": attack.budget_unit(),
+                "budget_norm": None if attack.budget is None else attack.budget.norm,
+                "attack_options": attack.options(), "seed": c.seed,
                 "speed_options": speed_record, "time": utc_now(), "elapsed_s": elapsed, **env,
             })
         rows.extend(group_rows)

@@ -12,7 +12,9 @@ with eps set by an input-PSNR budget, eps = sqrt(n 10^(-PSNR/10)) for n
 input values (so every explored input has PSNR(y, y + d) >= the budget;
 clamping only moves pixels back towards y). The maximisation is ``steps``
 Adam steps on d from ``restarts`` random starts on the sphere of radius eps,
-projected on the ball after every step; the best iterate is kept.
+projected on the ball after every step; the best iterate is kept (the Adam
+loop of Eq. 6's attack, :func:`srbench.attacks.adam_l2.adam_ascent`, with
+another objective).
 
 The baseline is random perturbations of the same L2 norm (random directions
 on the sphere of radius eps): their outputs, together with f(y), give the
@@ -35,7 +37,7 @@ from typing import Any
 
 import torch
 
-from srbench.attacks.adam_l2 import eps_for_input_psnr
+from srbench.attacks.adam_l2 import adam_ascent, eps_for_input_psnr, random_directions
 from srbench.errors import UserError
 from srbench.metrics import batch_psnr, psnr_of_mse
 from srbench.restorer import Restorer
@@ -97,14 +99,17 @@ class ExploreResult:
         return out
 
 
-def _sphere(shape, eps: float, g: torch.Generator) -> torch.Tensor:
-    d = torch.randn(shape, generator=g)
-    return d / d.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * (len(shape) - 1))) * eps
+def _farthest_objective(restorer: Restorer, y: torch.Tensor, found: torch.Tensor):
+    """d -> (min_j ||f(clamp(y + d, 0, 1)) - s_j||^2 per row of d, its gradient): the next sample's objective."""
+    def value_and_grad(d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.enable_grad():
+            d = d.detach().requires_grad_(True)
+            out = restorer.restore((y + d).clamp(0, 1))
+            value = (out[:, None] - found[None]).pow(2).flatten(2).sum(2).min(1).values  # restarts
+            (grad,) = torch.autograd.grad(value.sum(), d)
+        return value.detach(), grad
 
-
-def _project(d: torch.Tensor, eps: float) -> torch.Tensor:
-    norm = d.flatten(1).norm(dim=1).clamp_min(1e-30).view(-1, *([1] * (d.dim() - 1)))
-    return d * torch.clamp(eps / norm, max=1.0)
+    return value_and_grad
 
 
 def explore(restorer: Restorer, y: torch.Tensor, n: int = 8, min_input_psnr: float = 30.0, steps: int = 30,
@@ -116,9 +121,9 @@ def explore(restorer: Restorer, y: torch.Tensor, n: int = 8, min_input_psnr: flo
     if y.shape[0] != 1:
         raise ValueError("explore takes one image")
     if n < 2:
-        raise UserError(f"--n must be >= 2, got {n}")
+        raise UserError(f"{{n}} must be >= 2, got {n}", {"n": ""})
     if steps < 1 or restarts < 1:
-        raise UserError("--steps and --restarts must be >= 1")
+        raise UserError("{steps} and {restarts} must be >= 1", {"steps": "", "restarts": ""})
     y = y.detach()
     g = torch.Generator().manual_seed(seed)
     if restorer.stochastic:
@@ -129,34 +134,17 @@ def explore(restorer: Restorer, y: torch.Tensor, n: int = 8, min_input_psnr: flo
         return ExploreResult(restorer.name, "seeds", samples.cpu(), inputs.cpu(), [math.inf] * n,
                              consistency(samples, y, degradation), None, None, stats=_stats(samples))
     if not min_input_psnr > 0:
-        raise UserError(f"--min-input-psnr must be > 0 dB, got {min_input_psnr}")
+        raise UserError(f"{{min_input_psnr}} must be > 0 dB, got {min_input_psnr}", {"min_input_psnr": ""})
     eps = eps_for_input_psnr(y.numel(), min_input_psnr)
     lr = lr if lr is not None else 0.5 * eps / math.sqrt(y.numel())  # per-coordinate step ~ typical |d_i| / 2
     with torch.no_grad():
         found = [restorer.restore(y)]
     inputs, objective = [y], []
     for _ in range(n - 1):
-        prev = torch.cat(found)  # k x C x H x W
-        d = _sphere((restarts, *y.shape[1:]), eps, g).to(y.device, y.dtype).requires_grad_(True)
-        opt = torch.optim.Adam([d], lr=lr)
-        best_val = torch.full((restarts,), -math.inf, dtype=torch.float64)
-        best_d = d.detach().clone()
-        for t in range(steps + 1):
-            with torch.enable_grad():
-                out = restorer.restore((y + d).clamp(0, 1))
-                dist = (out[:, None] - prev[None]).pow(2).flatten(2).sum(2)  # restarts x k
-                obj = dist.min(1).values
-            better = obj.detach().double().cpu() > best_val
-            if better.any():
-                best_val = torch.where(better, obj.detach().double().cpu(), best_val)
-                best_d[better.to(d.device)] = d.detach()[better.to(d.device)]
-            if t == steps:
-                break
-            opt.zero_grad()
-            (-obj.sum()).backward()
-            opt.step()
-            with torch.no_grad():
-                d.copy_(_project(d, eps))
+        start = (random_directions((restarts, *y.shape[1:]), g) * eps).to(y.device, y.dtype)
+        best = adam_ascent(_farthest_objective(restorer, y, torch.cat(found)), start, eps, steps=steps, lr=lr,
+                           keep_best=True)
+        best_val, best_d = best.best_values, best.best_d
         j = int(best_val.argmax())
         y_k = (y + best_d[j:j + 1]).clamp(0, 1)
         with torch.no_grad():
@@ -169,7 +157,7 @@ def explore(restorer: Restorer, y: torch.Tensor, n: int = 8, min_input_psnr: flo
                            consistency(samples, y, degradation), min_input_psnr, eps, objective,
                            stats=_stats(samples))
     if random_baseline:
-        y_r = (y + _sphere((n - 1, *y.shape[1:]), eps, g).to(y.device, y.dtype)).clamp(0, 1)
+        y_r = (y + (random_directions((n - 1, *y.shape[1:]), g) * eps).to(y.device, y.dtype)).clamp(0, 1)
         with torch.no_grad():
             rand = torch.cat([found[0], restorer.restore(y_r)])
         result.random_stats = _stats(rand)

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
+from srbench.attacks import Attack
 from srbench.restorer import Restorer, Z, batch_size_of_z, chunked_restore
 
 __all__ = ["per_image_k", "lipschitz_k", "strongest_k", "summarize", "k_report"]
@@ -56,14 +57,14 @@ def lipschitz_k(restorer: Restorer, y: torch.Tensor, y_adv: torch.Tensor, z: Z =
     return per_image_k(clean, adv, y, y_adv)
 
 
-def strongest_k(restorer: Restorer, y: torch.Tensor, attacks: Sequence[Any], z: Z = None,
+def strongest_k(restorer: Restorer, y: torch.Tensor, attacks: Sequence[Attack], z: Z = None,
                 target: torch.Tensor | None = None, z_chunk: int | None = None) -> dict[str, Any]:
     """Run every attack on y and keep, per image, the largest K found.
 
-    ``attacks`` are configured attack callables (``attack(restorer, y,
-    target=..., z=...)``). The target given to each attack is ``target`` if
-    set, otherwise the clean output (seed-averaged for stochastic models),
-    which asks the attack to move the output away from f(y): what K measures.
+    ``attacks`` are configured attacks (``attack(restorer, y, target=...,
+    z=...)``). An attack that takes a target gets ``target`` if set, otherwise
+    the clean output (seed-averaged for stochastic models), which asks it to
+    move the output away from f(y): what K measures.
     Returns ``{"k": [...], "attack": [...], "all": [[k per attack] per image]}``.
     """
     b = y.shape[0]
@@ -74,7 +75,7 @@ def strongest_k(restorer: Restorer, y: torch.Tensor, attacks: Sequence[Any], z: 
         target = clean.view(n, b, *clean.shape[1:]).mean(0)
     per_attack = []
     for attack in attacks:
-        y_adv, _ = attack(restorer, y, target=target, z=z)
+        y_adv, _ = attack(restorer, y, target=target if attack.takes_target else None, z=z)
         with torch.no_grad():
             adv = chunked_restore(restorer, y_adv, z, n, z_chunk)
         per_attack.append(per_image_k(clean, adv, y, y_adv))
@@ -92,10 +93,9 @@ def strongest_k(restorer: Restorer, y: torch.Tensor, attacks: Sequence[Any], z: 
     return {"k": best, "attack": which, "all": [[row[i] for row in per_attack] for i in range(b)]}
 
 
-def _attack_label(attack: Any) -> str:
-    budget = getattr(attack, "budget_name", None)
-    value = getattr(attack, budget, None) if budget else None
-    return f"{getattr(attack, 'name', type(attack).__name__)}" + ("" if value is None else f"@{value:g}")
+def _attack_label(attack: Attack) -> str:
+    value = attack.budget_value()
+    return attack.name + ("" if value is None else f"@{value:g}")
 
 
 def summarize(values: Iterable[float]) -> dict[str, float]:

@@ -73,10 +73,10 @@ class Suite:
         return self.model_specs.get(model, model)
 
     def budgets(self) -> list[float | None]:
+        """The budget of each cell: the ``alphas`` as numbers in the attack's unit; [None] for an attack without one."""
         from srbench.attacks import ATTACKS
 
-        budget = getattr(ATTACKS.get(self.attack_name), "budget_name", None)
-        return [None] if budget is None else [float(a) for a in self.alphas]
+        return [None] if ATTACKS.get(self.attack_name).budget is None else [float(a) for a in self.alphas]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -135,7 +135,7 @@ def _run_name_problems(key: str, name: Any) -> list[str]:
         return [f"{key} must be a non-empty string (the run's folder name), got {shown(name)}"]
     if name in (".", "..") or any(c in name for c in "/\\\0"):
         return [f"{key} {shown(name)} must be a plain folder name without '/', '\\' or '..' (runs are written "
-                f"to results/runs/<name>); to write elsewhere, choose the run folder with --out"]
+                f"to results/runs/<name>); to write elsewhere, give the run folder itself (srbench run --out DIR)"]
     return []
 
 
@@ -307,7 +307,7 @@ def _type_words(hint: Any) -> str:
 
 
 def _alpha_problems(alphas: Any, attack_cls: type | None) -> list[str]:
-    """The budgets: a non-empty list of finite numbers >= 0; L_inf ones (units of 1/255) at most 255."""
+    """The budgets: a non-empty list of finite numbers >= 0, at most the attack's budget maximum (255 for alpha)."""
     values = [alphas] if _is_number(alphas) else alphas if isinstance(alphas, (list, tuple)) else None
     if values is None:
         return [f"alphas must be a list of numbers (budgets), got {shown(alphas)}"]
@@ -317,8 +317,10 @@ def _alpha_problems(alphas: Any, attack_cls: type | None) -> list[str]:
     if bad:
         return [f"alphas: each alpha must be a finite number >= 0, got {shown(bad[0])}"
                 + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")]
-    if getattr(attack_cls, "budget_name", None) == "alpha" and max(values) > 255:
-        return [f"alphas are L_inf budgets in units of 1/255 (8 means 8/255), at most 255; got {max(values):g}"]
+    budget = attack_cls.budget if attack_cls is not None else None  # an unknown attack is reported apart
+    if budget is not None and budget.max_value is not None and max(values) > budget.max_value:
+        return [f"alphas are the {budget.option} budgets of attack {attack_cls.name}, in units of {budget.unit} "
+                f"({budget.norm}), at most {budget.max_value:g}; got {max(values):g}"]
     twice = _repeated([float(a) for a in values])
     return [f"alphas lists {twice[0]:g} more than once"] if twice else []
 
@@ -527,7 +529,7 @@ class Cell:
         cls = ATTACKS.get(self.attack)
         opts = dict(self.options)
         if self.budget is not None:
-            opts[cls.budget_name] = self.budget
+            opts[cls.budget.option] = self.budget
         if "seed" in {f.name for f in dataclasses.fields(cls)}:
             opts.setdefault("seed", self.seed)
         return cls.from_options(**opts)

@@ -1,8 +1,9 @@
 import math
 
+import pytest
 import torch
 
-from srbench.attacks import ATTACKS, make_attack
+from srbench.attacks import ATTACKS, L2_EPS, make_attack
 from srbench.attacks.adam_l2 import AdamL2, eps_for_input_psnr
 from srbench.restorer import Restorer, repeat_seeds
 
@@ -71,10 +72,11 @@ def test_stochastic_seed_average_and_chunking_agree():
     b, rb = AdamL2(eps=0.2, z_chunk=4)(r, y, z=z)
     assert torch.allclose(a, b, atol=1e-6)
     assert rb["n_seeds"] == 6
-    # without z, n_eot seeds are drawn: deterministic given the seed
-    c, _ = AdamL2(eps=0.2, n_eot=3)(r, y)
-    d, _ = AdamL2(eps=0.2, n_eot=3)(r, y)
-    assert torch.equal(c, d)
+    # the caller owns the seeds: a stochastic model without z is an error, not a silent draw
+    with pytest.raises(ValueError, match="needs its seeds z"):
+        AdamL2(eps=0.2, n_eot=3)(r, y)
+    c, _ = AdamL2(eps=0.2)(r, y, z=z)
+    assert torch.equal(a, c)  # deterministic given the seeds and the attack's seed
     # the same-seed sensitivity grows from the tiny random start to the sphere
     assert all(tr[-1] > 10 * tr[0] for tr in ra["loss_trace"])
     zr = z
@@ -85,9 +87,9 @@ def test_stochastic_seed_average_and_chunking_agree():
 def test_registered_and_validates():
     assert ATTACKS.get("adam-l2") is AdamL2
     atk = make_attack("adam-l2", eps=1.0, steps=2)
-    assert atk.budget_name == "eps" and atk.steps == 2
-    import pytest
-
+    assert atk.budget == L2_EPS and atk.budget_value() == 1.0 and atk.budget_unit() == "L2 [0,1]"
+    assert atk.n_seeds == 10 and atk.n_steps == 2 and not atk.takes_target
+    assert make_attack("adam-l2", target_input_psnr=34.0).budget_unit() is None  # eps is then a placeholder
     from srbench.errors import UserError
 
     with pytest.raises(UserError):

@@ -5,7 +5,8 @@ import torch
 
 from srbench.toy.data import ToyData
 from srbench.toy.networks import MLP, ToyGenerator, consistency
-from srbench.train import AdamL2Attack, GANConfig, GANTrainer, l2_project, random_in_ball, sensitivity
+from srbench.attacks.adam_l2 import l2_project, random_in_ball, sensitivity
+from srbench.train import AdamL2Attack, GANConfig, GANTrainer
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,13 @@
 They return the attacked input and a record (budget, steps, loss trace) and
 know nothing about datasets or storage. Registered in the ``srbench.attacks``
 registry (entry points), like models.
+
+The contract between an attack and the evaluator is explicit: the attack
+class declares its :class:`Budget` (the option cells sweep, its unit and
+norm) and whether it takes a target; an attack instance says how many seeds
+per image it averages over (:attr:`Attack.n_seeds`) and how many it batches
+(:attr:`Attack.seed_chunk`). The evaluator owns the seeds: it draws them
+(srbench/evaluate.py) and passes them in as ``z``.
 """
 from __future__ import annotations
 
@@ -13,25 +20,74 @@ import torch
 
 from srbench.errors import UserError
 from srbench.registry import Registry
-from srbench.restorer import Restorer, Z, batch_size_of_z, repeat_seeds, slice_z
+from srbench.restorer import DEFAULT_N_SEEDS, Restorer, Z, batch_size_of_z, repeat_seeds, slice_z
 
 ATTACKS = Registry("attack", "srbench.attacks")
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """What the cells of an attack sweep: one option of the attack, in a unit, measured by a norm.
+
+    Cell ids, rows (``budget``; ``alpha`` when the unit is 1/255) and the suite key ``alphas``
+    carry the bare number; the unit says what it means.
+    """
+
+    option: str  # the attack option a cell's budget sets ("alpha", "eps")
+    unit: str  # "1/255" (alpha 8 means an L_inf radius of 8/255) or "L2 [0,1]" (an L2 radius, images in [0, 1])
+    norm: str  # "linf" | "l2"
+    max_value: float | None = None  # the largest meaningful value (255 for alpha: the whole pixel range)
+
+
+LINF_ALPHA = Budget("alpha", "1/255", "linf", max_value=255.0)
+L2_EPS = Budget("eps", "L2 [0,1]", "l2")
 
 
 @dataclasses.dataclass
 class Attack:
     """Base of all attacks: a dataclass of options plus ``__call__``.
 
-    ``budget_name`` names the option that cells sweep over (``alpha`` for
-    I-FGSM); ``needs_target`` says whether the runner must supply a target.
+    Class-level declarations the evaluator reads:
+
+    - ``budget``: the :class:`Budget` cells sweep (None: the attack has no budget, e.g. ``none``);
+    - ``takes_target``: True when ``__call__`` needs ``target``; such an attack has an option
+      ``target`` saying which: ``"hr"`` (the ground truth) or ``"clean"`` (the clean output).
+
+    Per configured attack: :attr:`n_seeds` (seeds per image for a stochastic model; the evaluator
+    draws them and passes them in as ``z``), :attr:`seed_chunk` (seeds per forward/backward batch)
+    and :attr:`n_steps` (for progress).
     """
 
     name = "attack"
-    budget_name: ClassVar[str | None] = None
+    budget: ClassVar[Budget | None] = None
+    takes_target: ClassVar[bool] = False
 
     def __call__(self, restorer: Restorer, y: torch.Tensor, target: torch.Tensor | None = None,
                  z: Z = None, on_step: Callable[[int], None] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
         raise NotImplementedError  # pragma: no cover
+
+    @property
+    def n_seeds(self) -> int:
+        """Seeds per image for a stochastic model: the attack's expectation and the same-seed metrics use them."""
+        return DEFAULT_N_SEEDS
+
+    @property
+    def seed_chunk(self) -> int | None:
+        """Seeds per forward/backward batch (None: all at once); bounds memory, never changes a result."""
+        return None
+
+    @property
+    def n_steps(self) -> int:
+        """Optimisation steps per call (what progress bars count)."""
+        return 0
+
+    def budget_value(self) -> float | None:
+        """The value of this attack's budget option (None without a budget)."""
+        return None if self.budget is None else getattr(self, self.budget.option)
+
+    def budget_unit(self) -> str | None:
+        """The unit of :meth:`budget_value`; None when there is no budget or the value is a placeholder."""
+        return None if self.budget is None else self.budget.unit
 
     def options(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -6,8 +6,8 @@ steps does d <- clip(d + (alpha/T) * sign(grad), -eps, eps) with eps = alpha
 the MSE of the model's output to a target (the HR image in that code; the
 clean output with ``target="clean"``, which needs a random start because the
 gradient at d = 0 is exactly zero). For stochastic models the loss is
-averaged over ``n_eot`` seeds per step (expectation over transformation),
-the seeds batched ``z_chunk`` at a time.
+averaged over the ``n_eot`` seeds per image the evaluator passes in as z
+(expectation over transformation), batched ``z_chunk`` at a time.
 """
 from __future__ import annotations
 
@@ -15,38 +15,45 @@ import dataclasses
 
 import torch
 
-from srbench.attacks import Attack, seed_averaged_grad
+from srbench.attacks import LINF_ALPHA, Attack, seed_averaged_grad
 from srbench.data.images import quantize as quantize_8bit
-from srbench.errors import UserError
+from srbench.errors import UserError, shown
+from srbench.restorer import DEFAULT_N_SEEDS
 
 
 @dataclasses.dataclass
 class IFGSM(Attack):
     name = "ifgsm"
-    budget_name = "alpha"
+    budget = LINF_ALPHA
+    takes_target = True
 
     alpha: float = 8.0  # L_inf budget in units of 1/255
     steps: int = 50
     init: str = "zero"  # zero | uniform
-    target: str = "hr"  # hr | clean (the runner builds the target tensor)
+    target: str = "hr"  # hr | clean (the evaluator builds the target tensor)
     quantize: bool = False  # round the attacked input to 8 bits before evaluation
-    n_eot: int = 10  # seeds per step for stochastic models (ignored for deterministic ones)
+    n_eot: int = DEFAULT_N_SEEDS  # seeds per step for stochastic models (ignored for deterministic ones)
     z_chunk: int | None = None  # seeds per forward/backward batch
     seed: int = 0  # random start
+
+    n_seeds = property(lambda self: self.n_eot)
+    seed_chunk = property(lambda self: self.z_chunk)
+    n_steps = property(lambda self: self.steps)
 
     def validate(self) -> None:
         if not self.alpha >= 0:
             raise UserError(f"alpha must be >= 0 (in units of 1/255), got {self.alpha}")
         if self.steps < 1:
-            raise UserError(f"--steps must be >= 1, got {self.steps}")
+            raise UserError(f"{{steps}} must be >= 1, got {self.steps}", {"steps": ""})
         if self.init not in ("zero", "uniform"):
-            raise UserError(f"--init must be 'zero' or 'uniform', got {self.init!r}")
+            raise UserError(f"{{init}} must be 'zero' or 'uniform', got {shown(self.init)}", {"init": ""})
         if self.target not in ("hr", "clean"):
-            raise UserError(f"--target must be 'hr' or 'clean', got {self.target!r}")
+            raise UserError(f"{{target}} must be 'hr' or 'clean', got {shown(self.target)}", {"target": ""})
         if self.target == "clean" and self.init == "zero" and self.alpha > 0:
-            raise UserError("--target clean needs --init uniform: the gradient at d = 0 is exactly zero")
+            raise UserError("{target} needs {init}: the gradient at d = 0 is exactly zero",
+                            {"target": "clean", "init": "uniform"})
         if self.n_eot < 1 or (self.z_chunk is not None and self.z_chunk < 1):
-            raise UserError("--n-eot and --z-chunk must be >= 1")
+            raise UserError("{n_eot} and {z_chunk} must be >= 1", {"n_eot": "", "z_chunk": ""})
 
     @property
     def eps(self) -> float:
@@ -54,7 +61,7 @@ class IFGSM(Attack):
 
     def __call__(self, restorer, y, target=None, z=None, on_step=None):
         if target is None:
-            raise ValueError("ifgsm needs a target tensor (HR or clean output)")
+            raise ValueError("ifgsm takes a target tensor (the HR image or the clean output)")
         eps, step = self.eps, self.eps / self.steps
         if self.init == "uniform":
             g = torch.Generator(device="cpu").manual_seed(self.seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from srbench.errors import UserError
+from srbench.restorer import DEFAULT_N_SEEDS
 from srbench.store import atomic_write_text, writable_dir
 
 
@@ -22,7 +23,7 @@ def add_parser(sub):
     p.add_argument("--features", default="inception", help="inception (download once), random or pixels "
                    "(offline), none")
     p.add_argument("--samples", type=int, default=32, help="samples per input for the per-pixel std")
-    p.add_argument("--seeds", type=int, default=10, help="seeds of the Eq. 9 attack (stochastic models)")
+    p.add_argument("--seeds", type=int, default=DEFAULT_N_SEEDS, help="seeds of the Eq. 9 attack (stochastic models)")
     p.add_argument("--attack-images", type=int, dest="attack_images", help="attack only the first N images")
     p.add_argument("--input-psnr", type=float, default=34.0, dest="input_psnr", help="target AI-PSNR (dB)")
     p.add_argument("--seed", type=int, default=0)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from srbench.errors import UserError, shown
+from srbench.restorer import DEFAULT_N_SEEDS
 
 INTERRUPTED = "finished cells are kept; re-run the same command to resume"
 
@@ -31,7 +32,7 @@ def add_parser(sub):
     p.add_argument("--init", choices=["zero", "uniform"], help="I-FGSM start (default zero)")
     p.add_argument("--target", choices=["hr", "clean"], help="attack target (default hr)")
     p.add_argument("--quantize", action="store_true", default=None, help="round attacked inputs to 8 bits")
-    p.add_argument("--n-eot", type=int, dest="n_eot", help="seeds per attack step for stochastic models (default 10)")
+    p.add_argument("--n-eot", type=int, dest="n_eot", help=f"seeds per attack step for stochastic models (default {DEFAULT_N_SEEDS})")
     p.add_argument("--z-chunk", type=int, dest="z_chunk", help="seeds per batch (bounds memory; same result)")
     p.add_argument("--limit", type=int, help="first N images of each dataset")
     p.add_argument("--data-root", help="folder with Set5/Set14/BSD100 (layout: SET/x4/HR/*.png)")

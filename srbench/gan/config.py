@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from srbench.errors import UserError
+from srbench.restorer import DEFAULT_N_SEEDS
 
 TOP_KEYS = {"name", "description", "degradation", "model", "data", "train", "robustness", "validation",
             "variants", "out", "device"}
@@ -51,7 +52,8 @@ DEFAULTS: dict[str, Any] = {
               "r1_gamma": 1.0, "robust_every": 3, "robust_batch_size": None,
               "lr_milestones": [400_000, 500_000, 600_000, 700_000, 750_000], "lr_decay": 0.6, "seed": 0,
               "val_every": 10_000, "ckpt_every": 5_000, "log_every": 100},
-    "robustness": {"input_psnr": 34.0, "eps": None, "steps": 5, "lr": 1.0, "n_seeds": 10, "reduction": "mean"},
+    "robustness": {"input_psnr": 34.0, "eps": None, "steps": 5, "lr": 1.0, "n_seeds": DEFAULT_N_SEEDS,
+                   "reduction": "mean"},
     "validation": {"n_images": 64, "n_samples": 8, "attack_images": 16, "n_seeds": 4, "input_psnr": None,
                    "seed": 1234},
     "device": "auto",

@@ -19,6 +19,7 @@ import torch
 
 from srbench.errors import UserError
 from srbench.gan import checkpoint_card, read_trainer_checkpoint
+from srbench.restorer import DEFAULT_N_SEEDS
 
 COLUMNS = ["model", "step", "fid", "precision", "recall", "std", "robustness_psnr", "ai_psnr",
            "consistency_psnr", "psnr", "n_images"]
@@ -47,7 +48,7 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu",
 
 
 def evaluate_checkpoints(ckpts: list[Path], x: torch.Tensor, *, features: str = "inception",
-                         n_samples: int = 32, n_seeds: int = 10, attack_images: int | None = None,
+                         n_samples: int = 32, n_seeds: int = DEFAULT_N_SEEDS, attack_images: int | None = None,
                          input_psnr: float = 34.0, seed: int = 0, device: str | torch.device = "cpu",
                          batch_size: int = 16, names: list[str] | None = None) -> list[dict]:
     from srbench.gan.features import get_extractor

@@ -10,8 +10,10 @@ For clean images x (N x 3 x H x W in [0, 1]) and y = D(x):
   (unbiased), averaged over pixels and inputs (0 for a deterministic model).
 - ``robustness_psnr`` (Eq. 9): mean over inputs and seeds of
   PSNR(G(y, Z), G(y + d*, Z)), d* from the ``adam-l2`` attack (5 Adam steps,
-  lr 1, L2 ball) at the radius giving ``input_psnr`` dB, same seeds on both
-  sides (``n_seeds`` seeds; 1 for a deterministic model); higher is more robust.
+  lr 1, L2 ball; the one Eq. 6 implementation, with the benchmark's options:
+  clamped to [0, 1], small-sphere start, summed distance) at the radius giving
+  ``input_psnr`` dB, same seeds on both sides (``n_seeds`` seeds, drawn here
+  and passed to the attack; 1 for a deterministic model); higher is more robust.
 - ``ai_psnr``: PSNR(y, y + d*), the adversarial input PSNR actually used.
 - ``consistency_psnr``: PSNR(D(G(y, Z)), y) over the observed values.
 - ``psnr``: PSNR to the clean image (one sample), for reference.
@@ -26,7 +28,7 @@ import torch
 from srbench.attacks.adam_l2 import AdamL2
 from srbench.degradations import Degradation, consistency_psnr
 from srbench.metrics import batch_psnr
-from srbench.restorer import repeat_seeds
+from srbench.restorer import DEFAULT_N_SEEDS, repeat_seeds
 
 
 @torch.no_grad()
@@ -45,7 +47,7 @@ def x_shape(restorer, y):
 
 
 def gan_metrics(restorer, x: torch.Tensor, degradation: Degradation, *, extractor: Callable | None = None,
-                n_samples: int = 32, attack_images: int | None = None, n_seeds: int = 10,
+                n_samples: int = 32, attack_images: int | None = None, n_seeds: int = DEFAULT_N_SEEDS,
                 input_psnr: float = 34.0, seed: int = 0, batch_size: int = 16, pr_k: int = 3,
                 real_features: torch.Tensor | None = None) -> dict[str, float]:
     dev = restorer.device

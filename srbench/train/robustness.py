@@ -12,11 +12,19 @@ per-element mean (``reduction="mean"``). The L2 ball is per sample, over all
 non-batch dimensions of y, so the same code serves the 1-D toy (y of shape
 B x 1) and images (B x C x h x w).
 
-The inner maximisation is the Adam attack: ``steps`` Adam steps on d with a
-fresh optimizer state per call, d projected back onto the L2 ball after every
-step. The objective has an exactly zero gradient at d = 0 (it is a squared
+The inner maximisation is Eq. 6's Adam attack, the one implementation in
+:mod:`srbench.attacks.adam_l2` (:func:`~srbench.attacks.adam_l2.adam_ascent`
+on :func:`~srbench.attacks.adam_l2.sensitivity_objective`), with the
+trainers' options: ``steps`` Adam steps, d projected back onto the L2 ball
+after every step; the model sees y + d, unclamped (the toy's y lies in
+[-1, 1]); the objective has an exactly zero gradient at d = 0 (it is a squared
 distance to the clean output), so d starts at a random point drawn uniformly
-in the ball (``random_start=True``, the default).
+in the ball (``random_start=True``, the default). The benchmark attack
+(``adam-l2``, which also scores the GAN tables and their validation during
+training) runs the same loop with other options: the model sees
+clamp(y + d, 0, 1), d starts on a small sphere (1% of eps), and the squared
+distance is summed over output values (the image GAN configs train with
+``reduction: mean``).
 
 Seeds follow :mod:`srbench.restorer`'s seed-major convention: ``sample_z(y, n,
 generator)`` returns the seeds of n draws per input with n*B leading rows (row
@@ -38,32 +46,11 @@ from typing import Any, Callable
 
 import torch
 
-from srbench.restorer import repeat_seeds
+from srbench.attacks.adam_l2 import Fn, adam_ascent, random_in_ball, sensitivity, sensitivity_objective
 
-Fn = Callable[[torch.Tensor, Any], torch.Tensor]
 SampleZ = Callable[[torch.Tensor, int, "torch.Generator | None"], Any]
 
-__all__ = ["AdamL2Attack", "l2_project", "random_in_ball", "sensitivity", "draw_seeds"]
-
-
-def _norm(t: torch.Tensor) -> torch.Tensor:
-    """Per-sample L2 norm over all non-batch dims, shaped to broadcast against t."""
-    return t.flatten(1).norm(dim=1).view(-1, *([1] * (t.dim() - 1)))
-
-
-def l2_project(d: torch.Tensor, eps: float) -> torch.Tensor:
-    """Project every sample of d onto the L2 ball of radius eps (over all non-batch dims)."""
-    n = _norm(d)
-    return d * torch.clamp(eps / n.clamp_min(1e-30), max=1.0)
-
-
-def random_in_ball(like: torch.Tensor, eps: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Points drawn uniformly in the per-sample L2 ball of radius eps, shaped like ``like``."""
-    g = torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
-    n = like[0].numel()
-    u = torch.rand((like.shape[0],), generator=generator, device=like.device, dtype=like.dtype)
-    radius = eps * u.pow(1.0 / n).view(-1, *([1] * (like.dim() - 1)))
-    return g / _norm(g).clamp_min(1e-30) * radius
+__all__ = ["AdamL2Attack", "draw_seeds"]
 
 
 def draw_seeds(sample_z: SampleZ | None, y: torch.Tensor, n_seeds: int,
@@ -75,25 +62,9 @@ def draw_seeds(sample_z: SampleZ | None, y: torch.Tensor, n_seeds: int,
     return (None, 1) if z is None else (z, n_seeds)
 
 
-def sensitivity(fn: Fn, y: torch.Tensor, d: torch.Tensor, z: Any = None, n: int = 1,
-                reduction: str = "sum", clean: torch.Tensor | None = None) -> torch.Tensor:
-    """Per-sample E_Z ||fn(y, Z) - fn(y + d, Z)||^2 over the n seed-major seeds in z (shape B).
-
-    Differentiable with respect to fn's parameters (and to d). ``clean`` may pass a
-    precomputed fn(repeat_seeds(y, n), z) (it is then treated as given).
-    """
-    b = y.shape[0]
-    yr, dr = repeat_seeds(y, n), repeat_seeds(d, n)
-    if clean is None:
-        clean = fn(yr, z)
-    diff = (fn(yr + dr, z) - clean).flatten(1).pow(2)
-    per = diff.sum(1) if reduction == "sum" else diff.mean(1)
-    return per.view(n, b).mean(0)
-
-
 @dataclass
 class AdamL2Attack:
-    """Seed-averaged Adam attack in an L2 ball (the inner maximisation of Eq. 6/7).
+    """Seed-averaged Adam attack in an L2 ball (the inner maximisation of Eq. 6/7), as the trainers use it.
 
     Toy defaults of paper 1: 4 steps, lr 1e-4, eps 1e-3, 50 seeds. The image
     GAN tables use 5 steps, lr 1, 10 seeds and eps from a target AI-PSNR.
@@ -111,23 +82,9 @@ class AdamL2Attack:
                 generator: torch.Generator | None = None) -> torch.Tensor:
         """The maximiser d (detached, shape of y) for fixed seeds z (n seed-major draws)."""
         y = y.detach()
-        if self.random_start:
-            d = random_in_ball(y, self.eps, generator)
-        else:
-            d = torch.zeros_like(y)
-        d = d.requires_grad_(True)
-        opt = torch.optim.Adam([d], lr=self.lr, betas=self.betas)  # fresh state per call
-        with torch.no_grad():
-            clean = fn(repeat_seeds(y, n), z)  # constant during the attack: computed once
-        with torch.enable_grad():
-            for _ in range(self.steps):
-                loss = sensitivity(fn, y, d, z, n, self.reduction, clean=clean).sum()
-                (grad,) = torch.autograd.grad(loss, d)  # never touches the parameters' .grad
-                d.grad = -grad  # Adam minimises; we ascend
-                opt.step()
-                with torch.no_grad():
-                    d.copy_(l2_project(d, self.eps))
-        return d.detach()
+        start = random_in_ball(y, self.eps, generator) if self.random_start else torch.zeros_like(y)
+        objective = sensitivity_objective(fn, y, z, n, clamp=False, reduction=self.reduction)
+        return adam_ascent(objective, start, self.eps, steps=self.steps, lr=self.lr, betas=self.betas).d
 
     def penalty(self, fn: Fn, y: torch.Tensor, sample_z: SampleZ | None = None,
                 generator: torch.Generator | None = None) -> torch.Tensor:

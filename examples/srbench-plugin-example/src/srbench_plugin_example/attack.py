@@ -2,8 +2,10 @@
 
 An attack is a dataclass of options (they become YAML keys / --options and
 are recorded with every result) with ``__call__(restorer, y, target, z, on_step)``
-returning the attacked input and a record. ``budget_name`` names the option
-that a suite's ``alphas`` sweep over.
+returning the attacked input and a record. ``budget`` declares the option
+that a suite's ``alphas`` sweep over, with its unit and norm (``LINF_ALPHA``:
+``alpha``, in units of 1/255, L_inf). It takes no target (``takes_target``
+stays False) and ignores the seeds z of stochastic models.
 """
 from __future__ import annotations
 
@@ -11,14 +13,14 @@ import dataclasses
 
 import torch
 
-from srbench.attacks import Attack
+from srbench.attacks import LINF_ALPHA, Attack
 from srbench.errors import UserError
 
 
 @dataclasses.dataclass
 class RandomSignNoise(Attack):
     name = "example-noise"
-    budget_name = "alpha"  # swept by the suite's alphas, in units of 1/255
+    budget = LINF_ALPHA  # alpha, swept by the suite's alphas, in units of 1/255
 
     alpha: float = 8.0
     seed: int = 0  # the runner fills in the run's seed
