@@ -12,6 +12,7 @@ import argparse
 import importlib
 import os
 import pkgutil
+import shlex
 import sys
 
 from srbench.errors import UserError
@@ -50,7 +51,9 @@ def error_text(exc: UserError, flags: dict[str, str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    args._command_line = "srbench " + shlex.join(argv)  # what a result's README quotes to remake it
     if not getattr(args, "_main", None):
         parser.print_help()
         return 1

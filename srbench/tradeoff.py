@@ -18,14 +18,15 @@ version, e.g. ``set5`` and ``set5-noisy``) it measures
 It writes ``summary.csv`` (one row per model x dataset), ``lipschitz.csv``,
 ``perceptual.csv``, ``leaderboard.md`` (the runs' leaderboard, with the
 ``lipschitz_k`` column), ``tradeoff.png`` and ``README.md`` with the command
-and its wall time. Run it as ``python -m srbench.tradeoff --help``.
+and its wall time. Run it as ``srbench tradeoff`` (srbench/commands/tradeoff.py) or
+:func:`run` with a :class:`TradeoffConfig`.
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -122,61 +123,85 @@ def load_summary(path: str | Path) -> pd.DataFrame:
     if path.is_dir():
         path = path / SUMMARY
     if not path.is_file():
-        raise UserError(f"{path} not found (a tradeoff folder holds summary.csv): run `python -m srbench.tradeoff --out DIR` first")
+        raise UserError(f"{path} not found (a tradeoff folder holds summary.csv, which `srbench tradeoff` writes)")
     return pd.read_csv(path)
 
 
-def run(args: argparse.Namespace, argv: Sequence[str]) -> Path:
+@dataclass
+class TradeoffConfig:
+    """What the experiment runs (the defaults are those of ``srbench tradeoff``)."""
+
+    models: list[str] = field(default_factory=lambda: ["bicubic", "tiny-edsr"])
+    datasets: list[str] = field(default_factory=lambda: ["set5", "set5-noisy"])
+    scale: int = 4
+    alphas: list[float] = field(default_factory=lambda: [1.0, 2.0, 4.0])  # I-FGSM budgets (1/255)
+    ifgsm_steps: int = 10
+    adam_psnr: float | None = 40.0  # adam-l2 target input PSNR (dB); None skips it
+    adam_steps: int = 5
+    n_eot: int = 4  # seeds per attack step for stochastic models
+    reference: str = "ifgsm@2"  # attack@budget of the Eq. 9 robustness column
+    features: str = "random-conv"
+    patch: int | None = 48  # tile size of the jfid/fid samples (None: whole images)
+    limit: int | None = None
+    data_root: str | None = None
+    device: str = "cpu"
+    seed: int = 0
+    weights: dict[str, str] = field(default_factory=dict)  # registered model -> checkpoint file
+
+
+def run(config: TradeoffConfig, out: str | Path, command: str = "", quiet: bool = False) -> Path:
+    """Run the experiment into ``out`` (resumable attack runs under ``out/runs``) and write its tables,
+    figure and README; ``command`` is the command line the README quotes."""
     from srbench.leaderboard import aggregate, load_rows, render
+    from srbench.lipschitz import k_report
     from srbench.plots import tradeoff as plot_tradeoff
     from srbench.runner import run_suite
     from srbench.suite import build_suite
 
     t0 = time.perf_counter()
-    out = writable_dir(args.out)
-    weights = dict(w.split("=", 1) for w in args.weights)
-    suites = attack_suites(args.models, args.datasets, args.scale, args.alphas, args.ifgsm_steps, args.adam_psnr,
-                           args.adam_steps, args.n_eot, args.limit, args.data_root, args.device, weights, args.seed)
+    out = writable_dir(out)
+    c = config
+    suites = attack_suites(c.models, c.datasets, c.scale, c.alphas, c.ifgsm_steps, c.adam_psnr, c.adam_steps,
+                           c.n_eot, c.limit, c.data_root, c.device, c.weights, c.seed)
     runs = []
     for key, raw in suites.items():
         run_dir = out / "runs" / key
         print(f"[tradeoff] attack runs: {key} -> {run_dir}", flush=True)
-        run_suite(build_suite(raw), run_dir, quiet=args.quiet)
+        run_suite(build_suite(raw), run_dir, quiet=quiet)
         runs.append(run_dir)
     rows = load_rows(runs)
     t_attacks = time.perf_counter() - t0
     print("[tradeoff] perceptual indices (jfid, fid)", flush=True)
-    perc = perceptual(args.models, args.datasets, args.scale, args.data_root, args.device, weights, args.limit,
-                      args.features, args.patch or None, args.seed)
-    from srbench.lipschitz import k_report
-
-    summary = summarize(rows, perc, args.reference)
+    perc = perceptual(c.models, c.datasets, c.scale, c.data_root, c.device, c.weights, c.limit, c.features,
+                      c.patch, c.seed)
+    summary = summarize(rows, perc, c.reference)
     atomic_write_text(out / SUMMARY, summary.to_csv(index=False))
     atomic_write_text(out / "perceptual.csv", perc.to_csv(index=False))
     atomic_write_text(out / "lipschitz.csv", k_report(rows, by=("model", "dataset")).to_csv(index=False))
     atomic_write_text(out / "leaderboard.md", render(aggregate(rows), "md") + "\n")
     plot_tradeoff(summary, out / "tradeoff.png")
     wall = time.perf_counter() - t0
-    _write_readme(out, argv, summary, wall, t_attacks, args)
+    _write_readme(out, command, summary, wall, t_attacks, c)
     print(summary.to_string(index=False))
     print(f"[tradeoff] wrote {out} in {wall:.0f} s")
     return out
 
 
-def _write_readme(out: Path, argv: Sequence[str], summary: pd.DataFrame, wall: float, t_attacks: float, args) -> None:
+def _write_readme(out: Path, command: str, summary: pd.DataFrame, wall: float, t_attacks: float,
+                  c: TradeoffConfig) -> None:
     import platform
 
     cols = ["model", "dataset", "psnr_y", "jfid", "fid", "jprecision", "jrecall", "k_mean", "k_median", "k_max",
             "robustness", "robustness_input_psnr"]
-    table = summary[[c for c in cols if c in summary]].to_markdown(index=False, floatfmt=".3f")
-    text = f"""# Perception-robustness tradeoff ({', '.join(args.datasets)}, x{args.scale})
+    table = summary[[col for col in cols if col in summary]].to_markdown(index=False, floatfmt=".3f")
+    text = f"""# Perception-robustness tradeoff ({', '.join(c.datasets)}, x{c.scale})
 
 Made by (from the repository root):
 
-    python -m srbench.tradeoff {' '.join(argv)}
+    {command}
 
 Wall time: {wall:.0f} s ({t_attacks:.0f} s of attacks), {torch.get_num_threads()} CPU thread(s), torch {torch.__version__},
-{platform.processor() or platform.machine()}, device {args.device}.
+{platform.processor() or platform.machine()}, device {c.device}.
 
 Redraw the figure: `srbench plot tradeoff {out} -o {out}/tradeoff.png`.
 
@@ -184,56 +209,21 @@ Redraw the figure: `srbench plot tradeoff {out} -o {out}/tradeoff.png`.
 
 - `jfid`: Fréchet distance between joint features [phi(x), phi(up(y))] of ground-truth and restored pairs
   (y = the model's input brought to the image size by bicubic); `fid`: the same on phi(x) alone;
-  features `{args.features}`, tiles of {args.patch or 'whole images'} px, one sample per tile
+  features `{c.features}`, tiles of {c.patch or 'whole images'} px, one sample per tile
   (see `srbench/joint.py`). Compare only numbers made with the same extractor and tiles.
 - `k_*`: K(y) = ||f(y + d*) - f(y)||_2 / ||d*||_2 with d* the strongest of the attacks below
   (largest K per image), mean / median / max over images (`lipschitz.csv`).
-- `robustness`: Eq. 9 adversarial output PSNR (same seed) at `{args.reference}`, with its input PSNR.
-- Attacks: I-FGSM, target = clean output, uniform random start, {args.ifgsm_steps} steps, alphas
-  {', '.join(f'{a:g}' for a in args.alphas)} (1/255); Adam L2 (Eq. 6), {args.adam_steps} steps, eps from a
-  target input PSNR of {args.adam_psnr} dB. Run folders: `runs/`; leaderboard with the `lipschitz_k` column:
+- `robustness`: Eq. 9 adversarial output PSNR (same seed) at `{c.reference}`, with its input PSNR.
+- Attacks: I-FGSM, target = clean output, uniform random start, {c.ifgsm_steps} steps, alphas
+  {', '.join(f'{a:g}' for a in c.alphas)} (1/255); Adam L2 (Eq. 6), {c.adam_steps} steps, eps from a
+  target input PSNR of {c.adam_psnr} dB. Run folders: `runs/`; leaderboard with the `lipschitz_k` column:
   `leaderboard.md`.
-- `*-noisy` datasets: bicubic x{args.scale} + Gaussian noise of sigma 10/255 (`srbench/data/noisy.py`).
+- `*-noisy` datasets: bicubic x{c.scale} + Gaussian noise of sigma 10/255 (`srbench/data/noisy.py`).
 """
     atomic_write_text(out / "README.md", text)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m srbench.tradeoff", description=__doc__.split("\n\n")[0])
-    csv = lambda t: (lambda s: [t(v) for v in s.split(",") if v.strip()])  # noqa: E731
-    p.add_argument("--models", type=csv(str), default=["bicubic", "tiny-edsr"])
-    p.add_argument("--datasets", type=csv(str), default=["set5", "set5-noisy"])
-    p.add_argument("--scale", type=int, default=4)
-    p.add_argument("--alphas", type=csv(float), default=[1.0, 2.0, 4.0], help="I-FGSM budgets (1/255)")
-    p.add_argument("--ifgsm-steps", type=int, default=10)
-    p.add_argument("--adam-psnr", type=float, default=40.0, help="adam-l2 target input PSNR (dB); <= 0 skips it")
-    p.add_argument("--adam-steps", type=int, default=5)
-    p.add_argument("--n-eot", type=int, default=4, help="seeds per attack step for stochastic models")
-    p.add_argument("--reference", default="ifgsm@2", help="attack@budget for the Eq. 9 robustness column")
-    p.add_argument("--features", default="random-conv")
-    p.add_argument("--patch", type=int, default=48, help="tile size for jfid/fid samples (0: whole images)")
-    p.add_argument("--limit", type=int)
-    p.add_argument("--data-root")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--weights", action="append", default=[], metavar="NAME=PATH")
-    p.add_argument("--out", default="results/tradeoff")
-    p.add_argument("--quiet", action="store_true")
-    return p
+if __name__ == "__main__":  # the former entry point: the same as `srbench tradeoff ARGS`
+    from srbench.cli import main
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = build_parser().parse_args(argv)
-    if args.adam_psnr is not None and args.adam_psnr <= 0:
-        args.adam_psnr = None
-    try:
-        run(args, argv)
-    except UserError as exc:
-        print(f"srbench: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(["tradeoff", *sys.argv[1:]]))

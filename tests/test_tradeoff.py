@@ -5,7 +5,7 @@ import pytest
 from srbench.data import load_dataset
 from srbench.data.noisy import with_noise
 from srbench.metrics import psnr
-from srbench.tradeoff import main
+from srbench.cli import main
 
 
 def test_noisy_datasets_add_seeded_gaussian_noise_to_the_measurement_only():
@@ -22,7 +22,7 @@ def test_noisy_datasets_add_seeded_gaussian_noise_to_the_measurement_only():
 @pytest.fixture(scope="module")
 def tradeoff_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("tradeoff")
-    rc = main(["--models", "bicubic,tiny-edsr", "--datasets", "demo,demo-noisy", "--limit", "1", "--alphas", "2",
+    rc = main(["tradeoff", "--models", "bicubic,tiny-edsr", "--datasets", "demo,demo-noisy", "--limit", "1", "--alphas", "2",
                "--ifgsm-steps", "1", "--adam-steps", "1", "--patch", "32", "--out", str(out), "--quiet"])
     assert rc == 0
     return out
@@ -38,7 +38,7 @@ def test_tradeoff_writes_one_row_per_model_and_degradation(tradeoff_dir):
     for name in ("README.md", "lipschitz.csv", "perceptual.csv", "leaderboard.md", "tradeoff.png"):
         assert (tradeoff_dir / name).is_file(), name
     assert "lipschitz_k" in (tradeoff_dir / "leaderboard.md").read_text()
-    assert "python -m srbench.tradeoff --models bicubic,tiny-edsr" in (tradeoff_dir / "README.md").read_text()
+    assert "srbench tradeoff --models bicubic,tiny-edsr" in (tradeoff_dir / "README.md").read_text()
 
 
 def test_plot_tradeoff_cli(tradeoff_dir, tmp_path, cli):
