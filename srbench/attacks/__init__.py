@@ -106,6 +106,14 @@ class Attack:
         """Raise UserError for options out of range."""
 
 
+def check_steps_and_seeds(steps: int, n_eot: int, z_chunk: int | None) -> None:
+    """The option checks of every iterative, seed-averaging attack (UserError naming the option)."""
+    if steps < 1:
+        raise UserError(f"{{steps}} must be >= 1, got {steps}", {"steps": ""})
+    if n_eot < 1 or (z_chunk is not None and z_chunk < 1):
+        raise UserError("{n_eot} and {z_chunk} must be >= 1", {"n_eot": "", "z_chunk": ""})
+
+
 def make_attack(name: str, **options: Any) -> Attack:
     cls = ATTACKS.get(name)
     return cls.from_options(**options)

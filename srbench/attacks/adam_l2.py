@@ -42,7 +42,7 @@ from typing import Any, Callable
 
 import torch
 
-from srbench.attacks import L2_EPS, Attack
+from srbench.attacks import L2_EPS, Attack, check_steps_and_seeds
 from srbench.errors import UserError
 from srbench.restorer import DEFAULT_N_SEEDS, batch_size_of_z, repeat_seeds, slice_z
 
@@ -200,12 +200,9 @@ class AdamL2(Attack):
     def validate(self) -> None:
         if not self.eps >= 0:
             raise UserError(f"eps must be >= 0 (L2 radius, images in [0, 1]), got {self.eps}")
-        if self.steps < 1:
-            raise UserError(f"{{steps}} must be >= 1, got {self.steps}", {"steps": ""})
+        check_steps_and_seeds(self.steps, self.n_eot, self.z_chunk)
         if not self.lr > 0:
             raise UserError(f"lr must be > 0, got {self.lr}")
-        if self.n_eot < 1 or (self.z_chunk is not None and self.z_chunk < 1):
-            raise UserError("{n_eot} and {z_chunk} must be >= 1", {"n_eot": "", "z_chunk": ""})
         if self.target_input_psnr is not None and not self.target_input_psnr > 0:
             raise UserError(f"{{target_input_psnr}} must be > 0 dB, got {self.target_input_psnr}",
                             {"target_input_psnr": ""})

@@ -15,7 +15,7 @@ import dataclasses
 
 import torch
 
-from srbench.attacks import LINF_ALPHA, Attack, seed_averaged_grad
+from srbench.attacks import LINF_ALPHA, Attack, check_steps_and_seeds, seed_averaged_grad
 from srbench.data.images import quantize as quantize_8bit
 from srbench.errors import UserError, shown
 from srbench.restorer import DEFAULT_N_SEEDS
@@ -43,8 +43,7 @@ class IFGSM(Attack):
     def validate(self) -> None:
         if not self.alpha >= 0:
             raise UserError(f"alpha must be >= 0 (in units of 1/255), got {self.alpha}")
-        if self.steps < 1:
-            raise UserError(f"{{steps}} must be >= 1, got {self.steps}", {"steps": ""})
+        check_steps_and_seeds(self.steps, self.n_eot, self.z_chunk)
         if self.init not in ("zero", "uniform"):
             raise UserError(f"{{init}} must be 'zero' or 'uniform', got {shown(self.init)}", {"init": ""})
         if self.target not in ("hr", "clean"):
@@ -52,8 +51,6 @@ class IFGSM(Attack):
         if self.target == "clean" and self.init == "zero" and self.alpha > 0:
             raise UserError("{target} needs {init}: the gradient at d = 0 is exactly zero",
                             {"target": "clean", "init": "uniform"})
-        if self.n_eot < 1 or (self.z_chunk is not None and self.z_chunk < 1):
-            raise UserError("{n_eot} and {z_chunk} must be >= 1", {"n_eot": "", "z_chunk": ""})
 
     @property
     def eps(self) -> float:

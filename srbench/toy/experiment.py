@@ -368,7 +368,8 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
     (``resume=True``, the default, as ``srbench train`` does): re-running a finished or interrupted
     study never overwrites hours of training. ``resume=False`` (``--fresh``) starts over.
     """
-    from srbench.toy import figures, table
+    from srbench.toy.figures import plot_panels, plot_training, plot_w2  # matplotlib: only when writing
+    from srbench.toy.table import write_histories, write_tables, write_w2
 
     unknown = [e for e in cfg.estimators if e not in LEARNED]
     if unknown:
@@ -403,13 +404,13 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
     rows = hand + learned + zig
     wall = time.perf_counter() - t0
 
-    table.write_tables(rows, out)
-    table.write_w2(w2, out)
-    table.write_histories(learned, out)
-    figures.plot_panels(hand + learned, out / "panels.png", individual_dir=out)
-    figures.plot_panels(zig, out / "zigzag_panels.png", domain="square")
-    figures.plot_w2(w2, out / "zigzag_w2.png")
-    figures.plot_training(learned, out / "training.png")
+    write_tables(rows, out)
+    write_w2(w2, out)
+    write_histories(learned, out)
+    plot_panels(hand + learned, out / "panels.png", individual_dir=out)
+    plot_panels(zig, out / "zigzag_panels.png", domain="square")
+    plot_w2(w2, out / "zigzag_w2.png")
+    plot_training(learned, out / "training.png")
     meta = {
         "command": command, "seed": cfg.seed, "wall_s": wall, "jobs": jobs,
         "threads": threads or torch.get_num_threads(), "torch": torch.__version__, "device": cfg.device,
