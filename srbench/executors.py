@@ -185,6 +185,7 @@ def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], devi
         for row in group_rows:
             row.update({
                 "model": c.model, "weights_sha256": weights_sha256, "dataset": c.dataset, "scale": c.scale,
+                "model_options": evaluator.restorer.model_options,  # e.g. a diffusion sampler's steps and eta
                 "training": training_of(c.model),  # pixel / GAN / flow: the leaderboard can group by it
                 "attack": c.attack, "alpha": c.budget if attack.budget == LINF_ALPHA else None,
                 "budget": c.budget, "budget_unit": attack.budget_unit(),
