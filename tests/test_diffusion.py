@@ -207,3 +207,15 @@ def test_cards_load_a_folder_through_the_one_model_path(tiny_folder, tmp_path):
                                                       "up_block_types": ("UpDecoderBlock2D",) * 2}})
     with pytest.raises(UserError, match=r"upscales x2 \(its VQ decoder\), but 'ldm-sr-x4' is x4"):
         load_model("ldm-sr-x4", weights=str(tmp_path / "x2"))
+
+
+def test_adam_l2_through_the_chain_stays_in_its_ball_and_raises_the_same_seed_sensitivity():
+    y, _ = images(b=2)
+    attack = make_attack("adam-l2", eps=0.5, steps=3, n_eot=2)
+    for quantize in (False, True):
+        model = random_ldm_sr(steps=3, eta=0.5, quantize=quantize)
+        z = model.sample_z(y, 2, torch.Generator().manual_seed(0))
+        y_adv, record = attack(model, y, z=z)
+        assert ((y_adv - y).flatten(1).norm(dim=1) <= 0.5 + 1e-5).all() and 0 <= y_adv.min() and y_adv.max() <= 1
+        trace = torch.tensor(record["loss_trace"])  # images x steps: Eq. 6's objective at each iterate
+        assert bool((trace[:, -1] > 100 * trace[:, 0]).all()), trace  # from near 0 at the small random start
