@@ -72,7 +72,7 @@ def consistency(x_hat: torch.Tensor, y: torch.Tensor, degradation: str = "bicubi
 def _stats(samples: torch.Tensor) -> dict[str, float]:
     d = _offdiag(pairwise_rmse(samples))
     return {"pairwise_rmse_mean": d.mean().item(), "pairwise_rmse_min": d.min().item(),
-            "pairwise_psnr_mean": psnr_of_mse(d.pow(2).mean()).item(),
+            "pairwise_psnr_mean": psnr_of_mse(d.pow(2).mean().item()),
             "pixel_std": samples.double().std(0, unbiased=True).mean().item()}
 
 

@@ -33,14 +33,20 @@ def shave(img: torch.Tensor, border: int) -> torch.Tensor:
     return img[..., border:-border, border:-border] if border > 0 else img
 
 
-def psnr_of_mse(mse: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """PSNR in dB of mean squared errors, elementwise (inf where the error is 0): srbench's one PSNR formula."""
-    return 10 * torch.log10(data_range**2 / mse)
+def psnr_of_mse(mse: float | torch.Tensor, data_range: float = 1.0) -> float | torch.Tensor:
+    """PSNR in dB of a mean squared error (inf where it is 0): srbench's one PSNR formula.
+
+    A float is computed with ``math`` (the scores of result rows, unchanged since the first release),
+    a tensor elementwise with torch.
+    """
+    if isinstance(mse, torch.Tensor):
+        return 10 * torch.log10(data_range**2 / mse)
+    return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> float:
     """PSNR in dB between two images (inf when identical)."""
-    return psnr_of_mse(torch.mean((a.double() - b.double()) ** 2), data_range).item()
+    return psnr_of_mse(torch.mean((a.double() - b.double()) ** 2).item(), data_range)
 
 
 def batch_psnr(a: torch.Tensor, b: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
