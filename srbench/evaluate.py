@@ -8,7 +8,9 @@ use the same ones; "fresh" metrics use seeds the attack never saw; diversity
 is the per-pixel standard deviation over ``diversity_samples`` samples of the
 clean input. Seeds are drawn per image from (run seed, image name), so
 results do not depend on batching. What an attack needs (its budget, a
-target, how many seeds) it declares (srbench/attacks/__init__.py).
+target, how many seeds, a fit on some images) it declares (srbench/attacks/__init__.py);
+the evaluator builds the target tensors (HR, clean outputs, or a targeted attack's target:
+srbench/attacks/targets.py) and fits attacks that learn on a split (:meth:`CellEvaluator.fit`).
 """
 from __future__ import annotations
 
@@ -20,13 +22,14 @@ from typing import Any, Callable
 import torch
 
 from srbench.attacks import LINF_ALPHA, Attack
+from srbench.attacks.targets import OTHER_IMAGE, REGION, partner, region_target, resized
 from srbench.data import SRPair
 from srbench.lipschitz import per_image_k
 from srbench.metric_table import metric_names
 from srbench.niqe import niqe
 from srbench.metrics import (DEFAULT_GRAY_CONVENTION, batch_psnr, check_gray_convention, fidelity,
                              linf_lower_bound_psnr, perturbation_norms)
-from srbench.restorer import DEFAULT_N_SEEDS, Restorer, Z, chunked_restore, merge_z, z_to
+from srbench.restorer import DEFAULT_N_SEEDS, Restorer, Z, chunked_restore, merge_z, repeat_seeds, z_to
 
 FIDELITY_KEYS = tuple(metric_names("fidelity"))  # psnr_y, ssim_y, psnr_rgb, ssim_rgb
 
@@ -73,8 +76,9 @@ class CellEvaluator:
 
     def __init__(self, restorer: Restorer, scale: int, seed: int = 0, n_seeds: int = DEFAULT_N_SEEDS,
                  z_chunk: int | None = None, diversity_samples: int = 32, gray_convention: str = DEFAULT_GRAY_CONVENTION,
-                 score_niqe: bool = False):
+                 score_niqe: bool = False, dataset: list[SRPair] | None = None):
         self.restorer = restorer
+        self.dataset = dataset  # every image of the dataset, in order: where target other-image finds its partner
         self.score_niqe = score_niqe
         self.scale = scale
         self.gray_convention = check_gray_convention(gray_convention)
@@ -137,7 +141,7 @@ class CellEvaluator:
         if attack.budget is None:
             self._hand_over(on_images, group, rows, y, None, clean.outputs, None)
             return rows
-        target = self._target(attack, hr, clean, b)
+        target = self._target(attack, group, hr, clean, device)
         y_adv, record = attack(self.restorer, y, target=target, z=clean.z, on_step=on_step)
         out_adv = self._restore(y_adv, clean.z, n)
         same_seed = _mean_over_seeds(batch_psnr(clean.outputs, out_adv), n, b)
@@ -156,7 +160,13 @@ class CellEvaluator:
                 "lipschitz_k": lip_k[i],
                 "eps": record.get("eps"),
                 "loss_trace": record["loss_trace"][i] if "loss_trace" in record else None,
+                **(record["per_image"][i] if "per_image" in record else {}),  # what the attack says of each image
             })
+        if attack.targeted:
+            to_target = _mean_over_seeds(batch_psnr(out_adv, repeat_seeds(target, n)), n, b)
+            clean_to_target = _mean_over_seeds(batch_psnr(clean.outputs, repeat_seeds(target, n)), n, b)
+            for i in range(b):
+                rows[i].update(target_psnr=to_target[i], clean_target_psnr=clean_to_target[i])
         if self.restorer.stochastic:
             z_fresh = draw_z(self.restorer, group, y, n, self.seed, "fresh")
             fresh = _mean_over_seeds(batch_psnr(self._restore(y, z_fresh, n), self._restore(y_adv, z_fresh, n)), n, b)
@@ -165,11 +175,45 @@ class CellEvaluator:
         self._hand_over(on_images, group, rows, y, y_adv, clean.outputs, out_adv)
         return rows
 
-    def _target(self, attack: Attack, hr: torch.Tensor, clean: CleanResult, b: int) -> torch.Tensor | None:
-        """What an attack that takes a target gets: the HR images, or the clean outputs (mean over seeds)."""
+    def _target(self, attack: Attack, group: list[SRPair], hr: torch.Tensor, clean: CleanResult,
+                device: torch.device) -> torch.Tensor | None:
+        """What an attack that takes a target gets: the HR images, the clean outputs (mean over seeds), or a
+        targeted attack's target built from clean outputs (srbench/attacks/targets.py)."""
         if not attack.takes_target:
             return None
-        return hr if attack.target == "hr" else clean.outputs.view(self.n, b, *hr.shape[1:]).mean(0)
+        if attack.target == "hr":
+            return hr
+        outputs = self._mean_output(clean, len(group))
+        if attack.target == REGION:
+            return region_target(outputs)
+        if attack.target == OTHER_IMAGE:
+            return torch.stack([self._partner_output(p, outputs.shape[-2:], device) for p in group])
+        return outputs
+
+    def _mean_output(self, clean: CleanResult, b: int) -> torch.Tensor:
+        return clean.outputs.view(self.n, b, *clean.outputs.shape[1:]).mean(0)
+
+    def _partner_output(self, pair: SRPair, size, device: torch.device) -> torch.Tensor:
+        """The clean output (mean over seeds) of the image after ``pair`` in the dataset, resized to ``size``."""
+        if self.dataset is None:
+            raise ValueError("target other-image needs the evaluator's dataset (CellEvaluator(dataset=...))")
+        names = [p.name for p in self.dataset]
+        other = self.dataset[names.index(partner(names, pair.name))]
+        clean = self.clean([other], other.lr[None].to(device))
+        return resized(self._mean_output(clean, 1)[0], tuple(size))
+
+    def fit(self, attack: Attack, pairs: list[SRPair], device: torch.device,
+            on_step: Callable[[int], None] | None = None) -> dict[str, torch.Tensor]:
+        """Fit an attack that learns on a split on ``pairs`` (one at a time: sizes differ), with the targets and
+        seeds it would get when evaluated on them; returns what it asks to keep (e.g. a universal perturbation)."""
+        ys, targets, zs = [], [], []
+        for p in pairs:
+            y = p.lr[None].to(device)
+            clean = self.clean([p], y)
+            ys.append(y)
+            targets.append(self._target(attack, [p], p.hr[None].to(device), clean, device))
+            zs.append(clean.z)
+        return attack.fit(self.restorer, [p.name for p in pairs], ys, targets, zs, on_step)
 
     @staticmethod
     def _hand_over(on_images, group: list[SRPair], rows: list[dict], y: torch.Tensor, y_adv: torch.Tensor | None,

@@ -40,7 +40,7 @@ import torch
 from srbench.attacks import LINF_ALPHA
 from srbench.errors import UserError, shown
 from srbench.evaluate import CellEvaluator, batches
-from srbench.saved_images import ImageSaver
+from srbench.saved_images import ImageSaver, save_perturbation
 from srbench.models import MODELS, get_card, load_model, register_model, training_of
 from srbench.progress import Progress
 from srbench.registry import Registry
@@ -131,7 +131,7 @@ class Worker:
                                                   n_seeds=attack.n_seeds, z_chunk=attack.seed_chunk,
                                                   diversity_samples=suite.diversity_samples,
                                                   gray_convention=cell.gray_convention,
-                                                  score_niqe=suite.niqe)}
+                                                  score_niqe=suite.niqe, dataset=self.pairs(suite, dataset))}
         return self.evaluators[key]
 
 
@@ -157,12 +157,31 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
         evaluator = worker.evaluator(suite, unit.dataset, c, attack)
         saver = (ImageSaver(run_dir, c.cell_id, suite.save_images, [p.name for p in pairs])
                  if run_dir is not None and suite.save_images else None)
-        rows = run_cell(c, attack, evaluator, groups, device, progress, env,
+        cell_groups = groups
+        if attack.fits_on_split and c.budget is not None:
+            cell_groups = fit_on_split(c, attack, evaluator, pairs, groups, device, progress, run_dir)
+        rows = run_cell(c, attack, evaluator, cell_groups, device, progress, env,
                         restorer.weights_sha256, speed, on_images=saver)
         out[c.cell_id] = rows
         if on_cell is not None:
             on_cell(c, rows)
     return out
+
+
+def fit_on_split(c: Cell, attack, evaluator: CellEvaluator, pairs: list, groups: list[list], device: torch.device,
+                 progress: Any, run_dir: str | Path | None) -> list[list]:
+    """Fit an attack that learns on a split (e.g. universal) on its training images, keep what it learned with
+    the run, and return the batches of the images it is evaluated on (the others)."""
+    train, test = attack.split([p.name for p in pairs])
+    task = progress.task(f"  fitting {c.attack} on {len(train)} image(s)", attack.n_steps)
+    learned = evaluator.fit(attack, [p for p in pairs if p.name in set(train)], device,
+                            on_step=lambda t: progress.update(task, completed=t))
+    progress.update(task, visible=False)
+    if run_dir is not None:
+        for name, tensor in learned.items():
+            save_perturbation(run_dir, c.cell_id, name, tensor, attack.eps)
+    keep = set(test)
+    return [kept for kept in ([p for p in g if p.name in keep] for g in groups) if kept]
 
 
 def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], device: torch.device, progress: Any,
@@ -300,7 +319,9 @@ class RayExecutor:
                     start, count = k + 1, 0
             names = [tuple(p.name for g in groups[a:b] for p in g) for a, b in spans]
             for c in unit_cells:
-                units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(spans), names[i])
+                evaluated = set(c.evaluated_images([p.name for p in pairs]))  # a fitted attack's test images
+                units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(spans),
+                                      tuple(n for n in names[i] if n in evaluated))
                              for i, (a, b) in enumerate(spans))
         return units
 

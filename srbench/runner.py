@@ -33,7 +33,7 @@ def cell_statuses(suite: Suite, store: RunStore, shard: tuple[int, int] | None =
 
     With a plan, a finished cell must hold one row per image of its dataset; without one, only its structure is checked.
     """
-    return [(c, store.cell_status(c.cell_id, None if plan is None else plan.images[c.dataset]))
+    return [(c, store.cell_status(c.cell_id, None if plan is None else c.evaluated_images(plan.images[c.dataset])))
             for c in shard_cells(cells(suite), shard)]
 
 

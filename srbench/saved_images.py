@@ -6,6 +6,9 @@
     RUN_DIR/images/<cell_id>/<image>__sr_clean.png  the output on the clean input (first seed)
     RUN_DIR/images/<cell_id>/<image>__sr_adv.png    the output on the attacked input (same seed)
 
+    RUN_DIR/images/<cell_id>/universal__delta.npy   a fitted attack's perturbation (C x p x p, float32), always kept
+    RUN_DIR/images/<cell_id>/universal__delta.png   the same, 0.5 + delta / (2 eps): mid-gray is 0, black/white +-eps
+
 Cells without an attack keep only ``lr`` and ``sr_clean``. Each file is written atomically before
 the cell file, so a finished cell always has its images; rows name them (``saved_images``, paths
 relative to the run folder).
@@ -54,3 +57,17 @@ def saved_images(run_dir: str | Path) -> dict[str, list[str]]:
         return {}
     return {d.name: sorted(f.name for f in d.iterdir() if not f.name.startswith("."))
             for d in sorted(root.iterdir()) if d.is_dir()}
+
+
+def save_perturbation(run_dir: str | Path, cell_id: str, name: str, delta: torch.Tensor, eps: float) -> dict[str, str]:
+    """Keep a perturbation an attack learned (e.g. universal) as ``<name>__delta.npy`` and a viewable PNG.
+
+    Why both: the .npy is the exact tensor (to re-use it), the PNG what the gallery and a reader can look at.
+    """
+    folder = Path(IMAGE_FOLDER) / cell_id
+    delta = delta.detach().float().cpu()
+    npy, png = folder / f"{name}__delta.npy", folder / f"{name}__delta.png"
+    with atomic_path(Path(run_dir) / npy) as tmp:
+        np.save(tmp, delta.numpy())
+    write_image((0.5 + delta / (2 * eps)).clamp(0, 1) if eps > 0 else torch.full_like(delta, 0.5), Path(run_dir) / png)
+    return {"npy": npy.as_posix(), "png": png.as_posix()}

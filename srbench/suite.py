@@ -1,8 +1,10 @@
 """Benchmark suites: the YAML spec of a run, its validation, and its cells.
 
-A suite names models, datasets, one scale, one attack with its options and
-the budgets (alphas) to sweep. ``validate`` reports every problem at once;
-``cells`` expands the suite into model x dataset x attack x budget cells.
+A suite names models, datasets, one scale, one attack with its options (``attack``)
+or several that share one budget (``attacks``: the leaderboard then reports the
+worst case per image over them), and the budgets (alphas) to sweep. ``validate``
+reports every problem at once; ``cells`` expands the suite into model x dataset
+x attack x budget cells.
 
 Models: ``models`` lists registered names and ``file:``/``hf:`` checkpoints
 (srbench/models/spec.py). A checkpoint becomes a model named after its file;
@@ -26,10 +28,10 @@ import yaml
 
 from srbench.errors import UserError, shown
 from srbench.metrics import DEFAULT_GRAY_CONVENTION, GRAY_CONVENTIONS, LEGACY_GRAY_CONVENTION
-from srbench.models import MODELS, is_checkpoint_spec, parse_model_spec
+from srbench.models import MODELS, is_checkpoint_spec, parse_model_spec, weights_through_defenses
 from srbench.registry import did_you_mean
 
-SUITE_KEYS = {"name", "description", "models", "datasets", "scale", "attack", "alphas", "limit",
+SUITE_KEYS = {"name", "description", "models", "datasets", "scale", "attack", "attacks", "alphas", "limit",
               "data_root", "device", "seed", "batch_size", "weights", "diversity_samples",
               "channels_last", "amp", "tf32", "compile",  # speed options (srbench/speed.py)
               "gray_convention", "niqe", "save_images", "model_specs"}
@@ -43,6 +45,7 @@ class Suite:
     scale: int = 4
     attack: dict[str, Any] = dataclasses.field(default_factory=lambda: {"name": "ifgsm"})
     alphas: list[float] = dataclasses.field(default_factory=lambda: [8.0])
+    attacks: list[dict[str, Any]] | None = None  # several attacks sharing the budgets; `attack` is then unused
     limit: int | None = None
     data_root: str | None = None
     device: str = "auto"
@@ -62,11 +65,12 @@ class Suite:
 
     @property
     def attack_name(self) -> str:
-        return self.attack.get("name", "ifgsm")
+        return self.attack_specs()[0][0]
 
-    @property
-    def attack_options(self) -> dict[str, Any]:
-        return {k: v for k, v in self.attack.items() if k != "name"}
+    def attack_specs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, options) of each attack of the suite: the ``attacks`` list, or the one ``attack``."""
+        return [(a.get("name", "ifgsm"), {k: v for k, v in a.items() if k != "name"})
+                for a in (self.attacks if self.attacks else [self.attack])]
 
     def model_spec(self, model: str) -> str:
         """What :func:`srbench.models.load_model` takes for a model of this suite (its spec, or its name)."""
@@ -96,7 +100,10 @@ def suite_problems(raw: dict[str, Any]) -> list[str]:
             problems.extend(check(key, raw[key]))
     problems.extend(_model_problems(raw))
     problems.extend(_dataset_problems(raw))
-    attack_cls, attack_problems = _attack_problems(raw.get("attack", {"name": "ifgsm"}))
+    if "attacks" in raw:
+        attack_cls, attack_problems = _attack_list_problems(raw)
+    else:
+        attack_cls, attack_problems = _attack_problems(raw.get("attack", {"name": "ifgsm"}))
     problems.extend(attack_problems)
     if "alphas" in raw:
         problems.extend(_alpha_problems(raw["alphas"], attack_cls))
@@ -203,10 +210,9 @@ def _model_problems(raw: dict[str, Any]) -> list[str]:
     specs = raw.get("model_specs") if isinstance(raw.get("model_specs"), dict) else {}
     for model in models:
         spec = parse_model_spec(specs.get(model, model))
-        if spec.is_checkpoint:
-            problems.extend(spec.problems())
-        elif model not in MODELS:
-            problems.append(MODELS.unknown_message(model))
+        problems.extend(spec.problems())  # checkpoints and defenses (imdn+jpeg75); none for a registered name
+        if not spec.is_checkpoint and spec.base_text not in MODELS:
+            problems.append(MODELS.unknown_message(spec.base_text))
     return problems
 
 
@@ -216,7 +222,8 @@ def _registered_models(raw: dict[str, Any]) -> list[str] | None:
     if problems:
         return None  # reported by the models check
     specs = raw.get("model_specs") if isinstance(raw.get("model_specs"), dict) else {}
-    return [m for m in models if not is_checkpoint_spec(m) and m not in specs]
+    return [name for m in models if not is_checkpoint_spec(m) and m not in specs  # imdn+jpeg75: and imdn
+            for name in dict.fromkeys([m, parse_model_spec(m).base_text])]
 
 
 def _weights_problems(raw: dict[str, Any]) -> list[str]:
@@ -289,6 +296,32 @@ def _attack_problems(attack: Any) -> tuple[type | None, list[str]]:
     return cls, problems
 
 
+def _attack_list_problems(raw: dict[str, Any]) -> tuple[type | None, list[str]]:
+    """(class of the first attack or None, problems) of ``attacks``: attacks that share one budget, each once."""
+    attacks = raw["attacks"]
+    if "attack" in raw:
+        return None, ["attack and attacks both name the attacks; give attacks alone (a list) or attack alone"]
+    if not isinstance(attacks, list) or not attacks:
+        return None, [f"attacks must be a non-empty list of attack names or mappings with name: and options, "
+                      f"got {shown(attacks)}"]
+    classes, problems = [], []
+    for entry in attacks:
+        cls, entry_problems = _attack_problems(entry)
+        problems.extend(f"attacks: {p.removeprefix('attack: ')}" for p in entry_problems)
+        classes.append(cls)
+    known = [cls for cls in classes if cls is not None]
+    budgets = {cls.budget for cls in known}
+    if len(budgets) > 1 or None in budgets:
+        problems.append("attacks must share one budget (the worst case is taken per budget): "
+                        + ", ".join(f"{cls.name} ({'no budget' if cls.budget is None else cls.budget.option})"
+                                    for cls in known))
+    canonical = [json.dumps({"name": e} if isinstance(e, str) else e, sort_keys=True, default=str) for e in attacks]
+    twice = _repeated(canonical)
+    if twice:
+        problems.append(f"attacks lists {shown(twice[0])} more than once")
+    return (known[0] if known and len(budgets) == 1 else None), problems
+
+
 _TYPE_WORDS = {bool: "true or false", int: "an integer", float: "a finite number", str: "a string",
                type(None): "null"}
 
@@ -341,8 +374,11 @@ def build_suite(raw: dict[str, Any]) -> Suite:
     for key in ("models", "datasets", "alphas"):
         if key in raw:
             raw[key] = _as_list(raw[key])
+    raw["weights"] = weights_through_defenses(raw.get("models", []), raw.get("weights") or {})
     if isinstance(raw.get("attack"), str):
         raw["attack"] = {"name": raw["attack"]}
+    if raw.get("attacks"):
+        raw["attacks"] = [{"name": a} if isinstance(a, str) else dict(a) for a in raw["attacks"]]
     raw["alphas"] = [float(a) for a in raw.get("alphas", [8.0])]
     return Suite(**raw)
 
@@ -534,6 +570,12 @@ class Cell:
             opts.setdefault("seed", self.seed)
         return cls.from_options(**opts)
 
+    def evaluated_images(self, names: list[str]) -> list[str]:
+        """The images of a dataset this cell has rows for: all but those an attack fitted on a split learns from."""
+        if self.budget is None:
+            return list(names)
+        return self.make_attack().split(list(names))[1]
+
     def as_dict(self) -> dict[str, Any]:
         return {"model": self.model, "dataset": self.dataset, "scale": self.scale, "attack": self.attack,
                 "budget": self.budget, "options": dict(self.options), "seed": self.seed, "limit": self.limit,
@@ -541,8 +583,9 @@ class Cell:
 
 
 def cells(suite: Suite) -> list[Cell]:
-    options = tuple(sorted(suite.attack_options.items()))
+    """model x dataset x attack x budget, in that order (one attack: the order and ids of before ``attacks``)."""
     numerics = tuple(item for item in (("amp", suite.amp), ("tf32", suite.tf32)) if item[1] not in (None, "none", False))
-    return [Cell(m, d, suite.scale, suite.attack_name, b, options, suite.seed, suite.limit, numerics,
+    return [Cell(m, d, suite.scale, name, b, tuple(sorted(options.items())), suite.seed, suite.limit, numerics,
                  suite.gray_convention)
-            for m in suite.models for d in suite.datasets for b in suite.budgets()]
+            for m in suite.models for d in suite.datasets for name, options in suite.attack_specs()
+            for b in suite.budgets()]

@@ -10,6 +10,12 @@ norm) and whether it takes a target; an attack instance says how many seeds
 per image it averages over (:attr:`Attack.n_seeds`) and how many it batches
 (:attr:`Attack.seed_chunk`). The evaluator owns the seeds: it draws them
 (srbench/evaluate.py) and passes them in as ``z``.
+
+Two more declarations serve the attacks of issue 17: ``targeted`` (the attack
+moves the output *towards* its target, so rows report the PSNR to it) and
+``fits_on_split`` (the attack learns one perturbation on some images of a
+dataset, :meth:`Attack.split`, before it is evaluated on the others: the
+executor calls the evaluator's ``fit`` once per cell).
 """
 from __future__ import annotations
 
@@ -20,7 +26,7 @@ import torch
 
 from srbench.errors import UserError
 from srbench.registry import Registry
-from srbench.restorer import DEFAULT_N_SEEDS, Restorer, Z, batch_size_of_z, repeat_seeds, slice_z
+from srbench.restorer import DEFAULT_N_SEEDS, Restorer, Z, batch_size_of_z, chunked_restore, repeat_seeds, slice_z
 
 ATTACKS = Registry("attack", "srbench.attacks")
 
@@ -51,7 +57,12 @@ class Attack:
 
     - ``budget``: the :class:`Budget` cells sweep (None: the attack has no budget, e.g. ``none``);
     - ``takes_target``: True when ``__call__`` needs ``target``; such an attack has an option
-      ``target`` saying which: ``"hr"`` (the ground truth) or ``"clean"`` (the clean output).
+      ``target`` saying which: ``"hr"`` (the ground truth), ``"clean"`` (the clean output), or for a
+      targeted attack ``"other-image"`` / ``"region"`` (srbench/attacks/targets.py);
+    - ``targeted``: True when the attack minimises the distance to its target (rows then report
+      ``target_psnr``) instead of maximising it;
+    - ``fits_on_split``: True when the attack is fitted on the images :meth:`split` sets aside
+      (:meth:`fit`) and evaluated on the rest.
 
     Per configured attack: :attr:`n_seeds` (seeds per image for a stochastic model; the evaluator
     draws them and passes them in as ``z``), :attr:`seed_chunk` (seeds per forward/backward batch)
@@ -61,6 +72,8 @@ class Attack:
     name = "attack"
     budget: ClassVar[Budget | None] = None
     takes_target: ClassVar[bool] = False
+    targeted: ClassVar[bool] = False
+    fits_on_split: ClassVar[bool] = False
 
     def __call__(self, restorer: Restorer, y: torch.Tensor, target: torch.Tensor | None = None,
                  z: Z = None, on_step: Callable[[int], None] | None = None) -> tuple[torch.Tensor, dict[str, Any]]:
@@ -92,6 +105,19 @@ class Attack:
     def options(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def split(self, names: list[str]) -> tuple[list[str], list[str]]:
+        """(images to fit on, images to evaluate on) of a dataset's images, in dataset order: ([], all) by default."""
+        return [], list(names)
+
+    def fit(self, restorer: Restorer, names: list[str], ys: list[torch.Tensor], targets: list[torch.Tensor | None],
+            zs: list[Z], on_step: Callable[[int], None] | None = None) -> dict[str, torch.Tensor]:
+        """Learn from the training images (one 1 x C x h x w tensor each, their targets and seeds).
+
+        Returns the tensors to keep with the run (name -> tensor), e.g. a universal perturbation.
+        Only attacks with ``fits_on_split`` are fitted.
+        """
+        raise NotImplementedError  # pragma: no cover
+
     @classmethod
     def from_options(cls, **options: Any) -> "Attack":
         names = {f.name for f in dataclasses.fields(cls)}
@@ -117,6 +143,20 @@ def check_steps_and_seeds(steps: int, n_eot: int, z_chunk: int | None) -> None:
 def make_attack(name: str, **options: Any) -> Attack:
     cls = ATTACKS.get(name)
     return cls.from_options(**options)
+
+
+def seed_averaged_loss(restorer: Restorer, x: torch.Tensor, target: torch.Tensor, z: Z,
+                       z_chunk: int | None = None) -> torch.Tensor:
+    """Per-image MSE of the outputs on x to ``target``, mean over the seeds in z (no gradient).
+
+    The same per-image loss :func:`seed_averaged_grad` reports, for attacks that compare
+    perturbations (PGD keeps the restart with the highest).
+    """
+    b = x.shape[0]
+    n = 1 if z is None else batch_size_of_z(z) // b
+    with torch.no_grad():
+        out = chunked_restore(restorer, x, z, n, z_chunk)
+    return (out.view(n, b, *out.shape[1:]) - target).pow(2).flatten(2).mean(2).mean(0)
 
 
 def seed_averaged_grad(restorer: Restorer, x: torch.Tensor, target: torch.Tensor, z: Z,
