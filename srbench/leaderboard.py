@@ -1,5 +1,14 @@
-"""Leaderboards: per-image rows of one or more runs, averaged with pandas."""
+"""Leaderboards: per-image rows of one or more runs, averaged with pandas.
+
+Rows of one attack run with options that differ (PGD with 1 and 3 restarts) stay apart: the
+``attack_variant`` column names the options that differ. Where a model x dataset x budget was
+attacked by two or more attacks (or variants), a ``worst-case`` row gives, per image, the lowest
+adversarial output PSNR over them, averaged (``worst_adv_output_psnr``), and how many images each
+attack won (``wins``): a single weak attack cannot flatter a model (RobustBench/AutoAttack style).
+"""
 from __future__ import annotations
+
+import json
 
 from pathlib import Path
 from typing import Iterable
@@ -12,7 +21,9 @@ from srbench.metrics import LEGACY_GRAY_CONVENTION
 from srbench.store import RunStore, is_run_dir
 
 # budget: the value a cell sweeps (alpha for I-FGSM, eps for adam-l2); shown only where it is not alpha
-GROUP_KEYS = ["model", "dataset", "scale", "attack", "alpha", "budget"]
+GROUP_KEYS = ["model", "dataset", "scale", "attack", "attack_variant", "alpha", "budget"]
+WORST_CASE = "worst-case"  # the attack column of the worst case over the attacks of one budget
+NOT_A_VARIANT = {"alpha", "eps", "seed"}  # options that never set runs of an attack apart: the budget, the run seed
 METRIC_COLUMNS = metric_names()  # in the order of srbench.metric_table
 ALWAYS = always_shown()
 DEFAULT_RUNS_ROOT = Path("results/runs")
@@ -38,10 +49,49 @@ def load_rows(runs: Iterable[str | Path]) -> pd.DataFrame:
     if not rows:
         raise UserError("the runs hold no finished cells yet")
     df = pd.DataFrame(rows)
+    df["attack_variant"] = attack_variants(df)
     for col in ALWAYS + GROUP_KEYS:
         if col not in df:
             df[col] = float("nan")
     return df
+
+
+def attack_variants(df: pd.DataFrame) -> list[str | None]:
+    """Per row, ``k=v`` of the options in which runs of its attack differ; None where the attack has one variant."""
+    options = df["attack_options"].tolist() if "attack_options" in df else [None] * len(df)
+    kept = [{k: v for k, v in o.items() if k not in NOT_A_VARIANT} if isinstance(o, dict) else {} for o in options]
+    attacks = df["attack"].astype(str).tolist() if "attack" in df else [""] * len(df)
+    by_attack: dict[str, list[dict]] = {}
+    for attack, opts in zip(attacks, kept):
+        by_attack.setdefault(attack, []).append(opts)
+    differing = {attack: sorted(k for k in set().union(*opts)
+                                if len({json.dumps(o.get(k), sort_keys=True, default=str) for o in opts}) > 1)
+                 for attack, opts in by_attack.items()}
+    return [", ".join(f"{k}={opts.get(k)}" for k in differing[attack]) or None for attack, opts in zip(attacks, kept)]
+
+
+def worst_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """One row per model x dataset x scale x budget (x ``keys`` but the attack) attacked by two or more attacks.
+
+    Per image the lowest ``adv_output_psnr`` over those attacks, then the mean over images; ``wins``
+    counts, per attack, the images where it was lowest (a tie goes to the attack first by name).
+    """
+    attacked = df[df["budget"].notna() & df["adv_output_psnr"].notna()] if "adv_output_psnr" in df else df.iloc[:0]
+    labels = attacked["attack"].astype(str) + attacked["attack_variant"].map(lambda v: f" ({v})" if isinstance(v, str) else "")
+    attacked = attacked.assign(attack_label=labels).sort_values("attack_label", kind="stable")
+    where = [k for k in keys if k not in ("attack", "attack_variant")]
+    rows = []
+    for key, sub in attacked.groupby(where, dropna=False, sort=True):
+        names = sorted(sub["attack_label"].unique())
+        if len(names) < 2:
+            continue
+        lowest = sub.loc[sub.groupby("image")["adv_output_psnr"].idxmin()]
+        wins = lowest["attack_label"].value_counts()
+        rows.append({**dict(zip(where, key)), "attack": WORST_CASE,
+                     **({"training": sub["training"].iloc[0]} if "training" in sub else {}),
+                     "n_images": len(lowest), "worst_adv_output_psnr": lowest["adv_output_psnr"].mean(),
+                     "wins": "; ".join(f"{name}: {int(wins.get(name, 0))}" for name in names)})
+    return pd.DataFrame(rows)
 
 
 def aggregate(df: pd.DataFrame) -> pd.DataFrame:
@@ -53,6 +103,8 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     """
     df = df.assign(gray_convention=df["gray_convention"].fillna(LEGACY_GRAY_CONVENTION)
                    if "gray_convention" in df else LEGACY_GRAY_CONVENTION)
+    if "attack_variant" not in df:  # rows not read by load_rows
+        df = df.assign(attack_variant=attack_variants(df))
     keys = GROUP_KEYS + ["gray_convention"]
     # one row per image and cell; if two runs share a cell, keep the newest rows
     df = df.sort_values("time").drop_duplicates(keys + ["image"], keep="last")
@@ -61,13 +113,17 @@ def aggregate(df: pd.DataFrame) -> pd.DataFrame:
     table = (df.groupby(keys, dropna=False, sort=True)
                .agg(**described, n_images=("image", "size"), **{m: (m, "mean") for m in metrics})
                .reset_index())
-    shown_keys = list(GROUP_KEYS)
+    shown_keys = [k for k in GROUP_KEYS if k != "attack_variant" or df[k].notna().any()]
     if described:
         shown_keys.insert(1, "training")
     gray_scored = "gray" in df and df["gray"].fillna(False).astype(bool).any()
     if gray_scored or df["gray_convention"].nunique() > 1:
         shown_keys.append("gray_convention")
-    return table[shown_keys + ["n_images"] + metrics]
+    worst = worst_case(df, keys)
+    if worst.empty:
+        return table[shown_keys + ["n_images"] + metrics]
+    table = pd.concat([table, worst], ignore_index=True)
+    return table[shown_keys + ["n_images"] + metrics + ["worst_adv_output_psnr", "wins"]]
 
 
 def by_training(table: pd.DataFrame) -> pd.DataFrame:
@@ -78,7 +134,7 @@ def by_training(table: pd.DataFrame) -> pd.DataFrame:
     """
     if "training" not in table:
         raise UserError("the rows carry no training (runs made before it was recorded); re-run them to group by it")
-    keys = ["training"] + GROUP_KEYS[1:] + (["gray_convention"] if "gray_convention" in table else [])
+    keys = ["training"] + [k for k in GROUP_KEYS[1:] + ["gray_convention"] if k in table]
     metrics = [c for c in METRIC_COLUMNS if c in table]
     return (table.groupby(keys, dropna=False, sort=True)
                  .agg(n_models=("model", "size"), models=("model", ", ".join), **{m: (m, "mean") for m in metrics})

@@ -59,6 +59,14 @@ METRIC_INFO: dict[str, tuple[str, bool | None, str]] = {
     "adv_output_psnr": ("adv. output PSNR", True,
                         "robustness (Eq. 9): PSNR between outputs on the clean and attacked input, same seeds"),
     "adv_output_psnr_fresh": ("adv. output PSNR (fresh seeds)", True, "as above, with seeds the attack never saw"),
+    "worst_adv_output_psnr": ("worst adv. output PSNR", True,
+                              "per image the lowest adv. output PSNR over the attacks run at this budget, then the mean"),
+    "wins": ("wins", None, "how many images each attack gave the lowest adv. output PSNR"),
+    "target_psnr": ("attacked PSNR vs target", False,
+                    "targeted attacks: attacked output vs the attack's target (lower is more robust)"),
+    "clean_target_psnr": ("clean PSNR vs target", None, "targeted attacks: clean output vs the attack's target, "
+                                                        "for reference"),
+    "attack_variant": ("attack options", None, "the options that set apart runs of the same attack (e.g. PGD restarts)"),
     "adv_input_psnr": ("AI-PSNR", True, "PSNR between the clean and attacked input (the attack's strength)"),
     "adv_psnr_hr": ("attacked PSNR vs HR", True, "attacked output vs HR on RGB"),
     "adv_psnr_y": ("attacked PSNR-Y vs HR", True, "attacked output vs HR, Y channel convention"),
@@ -104,7 +112,8 @@ def _runs_per_group(df: pd.DataFrame) -> dict[tuple, list[str]]:
 
 
 def _key(row: pd.Series) -> tuple:
-    return tuple(None if pd.isna(row[k]) else row[k] for k in GROUP_KEYS)
+    """A leaderboard row's group (a key the table does not show, e.g. attack_variant, counts as empty)."""
+    return tuple(None if k not in row or pd.isna(row[k]) else row[k] for k in GROUP_KEYS)
 
 
 CSS = """
@@ -153,7 +162,8 @@ window.addEventListener('load',()=>{
 
 
 def _table_html(sub: pd.DataFrame, metrics: list[str], run_links: dict[tuple, list[str]]) -> str:
-    cols = ["model", "scale", "alpha", "n_images", *metrics]
+    variant = ["attack_variant"] if "attack_variant" in sub and sub["attack_variant"].notna().any() else []
+    cols = ["model", *variant, "scale", "alpha", "n_images", *metrics]
     head = "".join(
         f'<th title="{html.escape(METRIC_INFO.get(c, (c, None, c))[2])}">'
         f"{html.escape(METRIC_INFO.get(c, (c, None, ''))[0]).replace('-', '&#8209;')}</th>" for c in cols) + "<th>run</th>"
