@@ -231,3 +231,15 @@ def test_attacks_in_a_suite_share_one_budget_and_keep_attack_working():
     from srbench.suite import cells
     assert [c.cell_id for c in cells(listed)][:2] == [c.cell_id for c in cells(one)]
     assert [c.attack for c in cells(listed)] == ["ifgsm", "ifgsm", "pgd", "pgd"]
+
+
+def test_attack_flags_set_each_listed_attack_and_attack_replaces_the_list(tmp_path):
+    from srbench.cli import build_parser
+    from srbench.commands.run import suite_from_args
+
+    path = tmp_path / "s.yaml"
+    path.write_text("models: [bicubic]\ndatasets: [demo]\nattacks: [ifgsm, {name: pgd, restarts: 2}]\n")
+    listed = suite_from_args(build_parser().parse_args(["run", str(path), "--steps", "7"]))
+    assert listed.attack_specs() == [("ifgsm", {"steps": 7}), ("pgd", {"restarts": 2, "steps": 7})]
+    one = suite_from_args(build_parser().parse_args(["run", str(path), "--attack", "pgd", "--restarts", "4"]))
+    assert one.attacks is None and one.attack_specs() == [("pgd", {"restarts": 4})]

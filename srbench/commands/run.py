@@ -11,7 +11,7 @@ from srbench.restorer import DEFAULT_N_SEEDS
 INTERRUPTED = "finished cells are kept; re-run the same command to resume"
 
 ATTACK_FLAGS = {"steps": int, "init": str, "target": str, "n_eot": int, "z_chunk": int,
-                "target_input_psnr": float}
+                "target_input_psnr": float, "restarts": int, "train_images": int}
 
 
 def add_parser(sub):
@@ -30,7 +30,12 @@ def add_parser(sub):
                         "(eps = sqrt(n 10^(-PSNR/10)), n input values)")
     p.add_argument("--steps", type=int, help="attack steps (default 50)")
     p.add_argument("--init", choices=["zero", "uniform"], help="I-FGSM start (default zero)")
-    p.add_argument("--target", choices=["hr", "clean"], help="attack target (default hr)")
+    p.add_argument("--target", choices=["hr", "clean", "other-image", "region"],
+                   help="attack target: hr (default) or clean; ifgsm-targeted: other-image (default; the next "
+                        "image's clean output) or region (the clean output, central square flipped)")
+    p.add_argument("--restarts", type=int, help="pgd: random restarts (default 3)")
+    p.add_argument("--train-images", type=int, dest="train_images",
+                   help="universal: fit on the first N images of each dataset, evaluate on the others (default 2)")
     p.add_argument("--quantize", action="store_true", default=None, help="round attacked inputs to 8 bits")
     p.add_argument("--n-eot", type=int, dest="n_eot", help=f"seeds per attack step for stochastic models (default {DEFAULT_N_SEEDS})")
     p.add_argument("--z-chunk", type=int, dest="z_chunk", help="seeds per batch (bounds memory; same result)")
@@ -116,7 +121,12 @@ def suite_from_args(args: argparse.Namespace):
             raise UserError(f"--eps takes numbers separated by commas, got {shown(args.eps)}") from None
     elif args.target_input_psnr is not None and args.alpha is None:
         raw["alphas"] = [0.0]  # eps is derived from the target AI-PSNR; the cell budget is a placeholder
-    raw["attack"] = with_attack_flags(raw.get("attack", {"name": "ifgsm"}), args)
+    if "attacks" in raw and args.attack is None:
+        if isinstance(raw["attacks"], list):  # a malformed list is left for validation to report
+            raw["attacks"] = [with_attack_flags(a, args) for a in raw["attacks"]]  # the flags set each listed attack
+    else:
+        raw.pop("attacks", None)  # --attack names the one attack
+        raw["attack"] = with_attack_flags(raw.get("attack", {"name": "ifgsm"}), args)
     weights = weights_flags(args.weights)
     if weights and isinstance(raw.get("weights") or {}, dict):  # a malformed suite entry is reported by validation
         raw["weights"] = {**(raw.get("weights") or {}), **weights}

@@ -46,5 +46,6 @@ def main(args):
         suite = build_suite(raw)
         n_budgets = len(suite.budgets())
         print(f"{spec}: ok - suite {suite.name!r}: {len(suite.models)} model(s) x {len(suite.datasets)} dataset(s) "
-              f"x {n_budgets} budget(s) = {len(cells(suite))} cells, attack {suite.attack_name}, x{suite.scale}")
+              f"x {n_budgets} budget(s) = {len(cells(suite))} cells, "
+              f"attack {', '.join(name for name, _ in suite.attack_specs())}, x{suite.scale}")
     return 2 if failed else 0
