@@ -212,7 +212,8 @@ def markdown(res: dict) -> str:
         per_step = (row["bytes_T2_plain"] - row["bytes_T1_plain"]) / MiB
         lines.append(f"| {name} | {row['lr'][0]}x{row['lr'][1]} | {row['latent'][0]}x{row['latent'][1]} | "
                      f"{row['unet_flops'] / 1e9:.0f} | {row['decoder_flops'] / 1e9:.0f} | "
-                     f"{row['bytes_T1_plain'] / MiB:.0f} | {per_step:.0f} | {row['bytes_T2_checkpointing'] / MiB:.0f} |")
+                     f"{row['bytes_T1_plain'] / MiB:.0f} | {per_step:.0f} | "
+                     f"{row['bytes_T2_checkpointing'] / MiB:.0f} |")
     lin = real["linearity_check"]
     lines += ["", f"Bytes at other T are linear in T (from the T = 1 and 2 counts; a direct count at "
               f"T = {lin['T']} on {lin['image']} is {lin['direct_over_extrapolated']['plain']:.4f}x (plain) and "

@@ -76,7 +76,7 @@ def test_default_weights_come_from_the_hub_repository_then_from_the_cache(hub, t
     (from_hub,), (from_folder,) = rows_of(tmp_path / "hub")["none"], rows_of(tmp_path / "local")["none"]
     for key in ("psnr_y", "ssim_y", "psnr_rgb", "diversity_std"):  # the same model, whichever way it came
         assert from_hub[key] == from_folder[key], key
-    snapshots = list((tmp_path / "cache" / "hf").glob("models--CompVis--ldm-super-resolution-4x-openimages/snapshots/*"))
+    snapshots = list((tmp_path / "cache" / "hf").glob(f"models--{REPO_ID.replace('/', '--')}/snapshots/*"))
     assert len(snapshots) == 1 and from_hub["weights_sha256"] == sha256_of(snapshots[0])
     # offline, the cached files serve
     again = run_cli(*args, "--out", "offline", cwd=tmp_path, env={**env, "HF_HUB_OFFLINE": "1"})

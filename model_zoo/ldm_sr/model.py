@@ -136,7 +136,8 @@ class LatentDiffusionSR(Restorer):
         h, w = y.shape[-2:]
         return self.latent_channels, h + -h % self.multiple, w + -w % self.multiple
 
-    def sample_z(self, y: torch.Tensor, n: int = 1, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+    def sample_z(self, y: torch.Tensor, n: int = 1,
+                 generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """n draws per image, seed-major: the initial latent, then (eta > 0) the T per-step noises.
 
         Drawn on the generator's device, then moved to y's, so a seed gives the same z on any device.
