@@ -12,7 +12,8 @@ def table_rows(stdout: str) -> dict[str, list[str]]:
     lines = stdout.splitlines()
     spans = [m.span() for m in re.finditer(r"-+", lines[1])]
     spans[-1] = (spans[-1][0], None)
-    rows = [[ln[a:b].strip() for a, b in spans] for ln in lines[2:] if ln.strip() and not ln.startswith("`")]
+    table = lines[2:lines.index("")] if "" in lines else lines[2:]  # the defenses follow after a blank line
+    rows = [[ln[a:b].strip() for a, b in spans] for ln in table if ln.strip() and not ln.startswith("`")]
     return {row[0]: row for row in rows}
 
 

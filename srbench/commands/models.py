@@ -20,6 +20,7 @@ def add_parser(sub):
 
 
 def main(args):
+    from srbench.defenses import defenses_table
     from srbench.models import get_card, list_models
 
     if args.name and not any(c in args.name for c in GLOB_CHARS):
@@ -29,6 +30,7 @@ def main(args):
     if not names:
         raise UserError(f"no model matches {args.name!r}; `srbench models` lists them all")
     print(models_table([get_card(n) for n in names]))
+    print("\n" + defenses_table())  # any model behind defenses is a model too (srbench/defenses.py)
     return 0
 
 

@@ -3,8 +3,9 @@
 A model is named by a spec (:mod:`srbench.models.spec`): a registered name,
 whose card (:class:`srbench.zoo.ModelCard`) builds it, or a ``file:``/``hf:``
 checkpoint whose architecture spandrel detects
-(:mod:`srbench.models.external`). Every loader goes through
-:func:`load_model`, that is through a card's :meth:`~srbench.zoo.ModelCard.load`.
+(:mod:`srbench.models.external`), optionally behind defenses (``imdn+jpeg75``,
+:mod:`srbench.defenses`). Every loader goes through :func:`load_model`, that is
+through a card's :meth:`~srbench.zoo.ModelCard.load`.
 """
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from typing import Any, Callable
 
 import torch
 
+from srbench.defenses import defend
 from srbench.errors import UserError
 from srbench.models.external import checkpoint_card
-from srbench.models.spec import ModelSpec, is_checkpoint_spec, parse_model_spec
+from srbench.models.spec import ModelSpec, is_checkpoint_spec, parse_model_spec, weights_through_defenses
 from srbench.registry import Registry
 from srbench.restorer import Restorer
 from srbench.zoo import ModelCard
@@ -23,7 +25,7 @@ from srbench.zoo import ModelCard
 MODELS = Registry("model", "srbench.models")
 
 __all__ = ["MODELS", "ModelSpec", "get_card", "is_checkpoint_spec", "list_models", "load_model", "parse_model_spec",
-           "register_model", "training_of"]
+           "register_model", "training_of", "weights_through_defenses"]
 
 
 def register_model(card_or_name: ModelCard | str, build: str | Callable[..., Restorer] | None = None,
@@ -49,8 +51,12 @@ def list_models(pattern: str | None = None) -> list[str]:
 
 
 def get_card(name: str) -> ModelCard:
-    """The card of a registered model, or of a ``file:``/``hf:`` checkpoint (read to detect its architecture)."""
+    """The card of a registered model, or of a ``file:``/``hf:`` checkpoint (read to detect its architecture).
+
+    A defended model (``imdn+jpeg75``) has the card of the model behind its defenses (its weights, its training)."""
     spec = parse_model_spec(name)
+    if spec.defenses:
+        return get_card(spec.base_text)
     if spec.is_checkpoint:
         return checkpoint_card(spec, spec.local_path())
     card = MODELS.get(name)
@@ -62,6 +68,7 @@ def get_card(name: str) -> ModelCard:
 def training_of(name: str) -> str:
     """How a registered model was trained (its card's ``training``); "unknown" for file:/hf: checkpoints
     and names that are not registered in this process. Recorded in every result row."""
+    name = parse_model_spec(name).base_text
     card = MODELS.get(name) if name in MODELS else None
     return card.training if isinstance(card, ModelCard) else "unknown"
 
@@ -75,6 +82,11 @@ def load_model(name: str, weights: str | os.PathLike | None = None, device: str 
     ``scale`` checks (or, for models like bicubic that list ``scales``, selects) the SR factor.
     """
     spec = parse_model_spec(name)
+    if spec.defenses:  # the model behind the defenses takes the weights; then each defense wraps it in turn
+        problems = spec.problems()
+        if problems:
+            raise UserError(problems[0])
+        return defend(load_model(spec.base_text, weights, device, scale), spec.defenses)
     if not spec.is_checkpoint:
         return get_card(name).load(weights, device, scale)
     if weights is not None:

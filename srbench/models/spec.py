@@ -5,7 +5,9 @@ A spec is one of
 - a registered name (``bicubic``, ``edsr``): its card builds it;
 - ``file:PATH``: a local checkpoint, architecture detected by spandrel;
 - ``hf:ORG/REPO/PATH/IN/REPO[@REVISION]``: a file of a Hugging Face Hub
-  repo, downloaded into the srbench cache, then like ``file:``.
+  repo, downloaded into the srbench cache, then like ``file:``;
+- any of these followed by defenses, ``+DEFENSE[:KEY=VALUE]...`` (``imdn+jpeg75``,
+  srbench/defenses.py): the model behind the defenses, its weights those of the model.
 
 Naming rule: a checkpoint model is named after its file, without directory
 and extension (``file:ckpt/4x-model.pth`` and ``hf:org/repo/4x-model.safetensors``
@@ -14,9 +16,11 @@ name is taken (srbench/suite.py).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from srbench.defenses import defense_problems, split_defenses
 from srbench.errors import UserError, shown
 from srbench.zoo import hub_download
 
@@ -31,11 +35,21 @@ class ModelSpec:
     path: str = ""  # file: the local path; hf: the file's path inside the repo
     repo_id: str = ""  # hf: ORG/REPO
     revision: str | None = None  # hf: branch, tag or commit
+    defenses: tuple[str, ...] = ()  # defense tokens after the model, as written (imdn+jpeg75: ("jpeg75",))
 
     @property
     def is_checkpoint(self) -> bool:
         """A ``file:``/``hf:`` checkpoint rather than a registered name."""
         return self.source != "registry"
+
+    @property
+    def base_text(self) -> str:
+        """The spec of the model behind the defenses (the whole text when there are none)."""
+        suffix = "".join("+" + d for d in self.defenses)
+        return self.text[: len(self.text) - len(suffix)]
+
+    def _with_defenses(self, text: str) -> str:
+        return text + "".join("+" + d for d in self.defenses)
 
     def display_name(self) -> str:
         """The model's name in results: a registered name as is; a checkpoint's file name without extension."""
@@ -44,17 +58,20 @@ class ModelSpec:
         name = Path(self.path.rstrip("/")).name
         for ext in EXTENSIONS:
             if name.lower().endswith(ext):
-                return name[: -len(ext)] or name
-        return name
+                return self._with_defenses(name[: -len(ext)] or name)
+        return self._with_defenses(name)
 
     def canonical(self) -> str:
         """What a manifest records: ``file:`` with an absolute path; anything else as written."""
         if self.source == "file":
-            return "file:" + str(Path(self.path).expanduser().resolve())
+            return self._with_defenses("file:" + str(Path(self.path).expanduser().resolve()))
         return self.text
 
     def problems(self) -> list[str]:
         """What is wrong with the spec that shows without loading anything (``srbench validate``)."""
+        return defense_problems(self.defenses) + self._base_problems()
+
+    def _base_problems(self) -> list[str]:
         if self.source == "file":
             path = Path(self.path).expanduser()
             if not path.is_file():
@@ -88,6 +105,13 @@ class ModelSpec:
 
 def parse_model_spec(text: str) -> ModelSpec:
     """Split a model spec into its parts; a malformed ``hf:`` spec parses, and :meth:`ModelSpec.problems` says why."""
+    source, sep, _ = text.partition(":")
+    base, defenses = split_defenses(text, base_is_name=not sep or source not in CHECKPOINT_SOURCES)
+    return dataclasses.replace(_parse_base(base), text=text, defenses=defenses)
+
+
+def _parse_base(text: str) -> ModelSpec:
+    """A spec without defenses."""
     source, sep, body = text.partition(":")
     if not sep or source not in CHECKPOINT_SOURCES:
         return ModelSpec(text, "registry")
@@ -105,3 +129,14 @@ def parse_model_spec(text: str) -> ModelSpec:
 def is_checkpoint_spec(value: object) -> bool:
     """True for ``file:...`` and ``hf:...`` strings (checkpoint models), False for anything else."""
     return isinstance(value, str) and parse_model_spec(value).is_checkpoint
+
+
+def weights_through_defenses(models: list[str], weights: dict[str, str]) -> dict[str, str]:
+    """``weights`` plus, for each defended model without an entry of its own, its base model's file:
+    ``imdn+jpeg75`` loads the checkpoint given for ``imdn``."""
+    inherited = {}
+    for model in models:
+        base = parse_model_spec(model).base_text
+        if model not in weights and base != model and base in weights:
+            inherited[model] = weights[base]
+    return {**weights, **inherited}
