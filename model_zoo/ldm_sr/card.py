@@ -92,7 +92,9 @@ def _card(name: str, steps: int, note: str) -> DiffusersCard:
         stochastic=True,
         weights=Weights(file=f"diffusers folder ({', '.join(f'{s}/' for s in SUBFOLDERS)}) of {REPO}",
                         sources=(f"hf://{REPO}",),
-                        how_to_get=f"from_pretrained layout of the Hugging Face repository {REPO}"),
+                        how_to_get=(f"downloaded file by file from the Hugging Face repository {REPO} into "
+                                    f"the srbench cache (hf/); offline, give a folder made elsewhere with "
+                                    f"huggingface-cli download {REPO} --local-dir FOLDER")),
         repo=REPO,
         license=_LICENSE,
         paper=_PAPER,
