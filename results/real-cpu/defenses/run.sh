@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The defenses study (benchmarks/defenses.yaml), resumable: each command skips the cells already in
+# results/real-cpu/defenses/run. Run from the repository root, beside ../shared (weights, Set5/Set14):
+#   OMP_NUM_THREADS=1 nice -n 19 nohup bash results/real-cpu/defenses/run.sh > /tmp/defenses.log 2>&1 &
+# Order: cheapest first, so an interrupted run has the most cells: per dataset (Set5, then Set14),
+# I-FGSM on the undefended models and the 1x defenses, then the self-ensemble (8x), then smoothing
+# (16x); then PGD (3 restarts, 3x I-FGSM) in the same order. The attack flags repeat the suite's
+# attacks entries, so the cells are the suite's own (srbench run benchmarks/defenses.yaml ... runs all).
+# Each command's start and end go to results/real-cpu/defenses/wall_times.tsv.
+set -euo pipefail
+S=../shared
+HERE=results/real-cpu/defenses
+RUN=(--data-root $S/data/sr-benchmarks --out $HERE/run --device cpu --quiet
+     --weights imdn=$S/weights/IMDN_x4.pth --weights swiftsrgan=$S/weights/swift_srgan_4x.pth)
+IFGSM=(--attack ifgsm --steps 50 --n-eot 4 --z-chunk 1)
+PGD=(--attack pgd --steps 50 --restarts 3 --n-eot 4 --z-chunk 1)
+one_x() { echo "$1,$1+jpeg75,$1+jpeg75:adaptive=false,$1+bits5,$1+bits5:adaptive=false,$1+median3"; }
+CHEAP="$(one_x imdn),$(one_x swiftsrgan)"
+ENSEMBLE=imdn+self-ensemble,swiftsrgan+self-ensemble
+SMOOTH=imdn+smooth4,imdn+smooth4:adaptive=false,swiftsrgan+smooth4,swiftsrgan+smooth4:adaptive=false
+
+timed() {  # timed LABEL ARGS...: one srbench run, its wall time logged
+    local label=$1 t0; shift
+    t0=$(date +%s)
+    srbench run benchmarks/defenses.yaml "$@" "${RUN[@]}"
+    printf '%s\t%s\t%s\n' "$label" "$(date -u -d @"$t0" +%FT%TZ)" "$(( $(date +%s) - t0 ))" >> $HERE/wall_times.tsv
+}
+
+for D in set5 set14; do
+    timed "$D ifgsm 1x" --datasets $D --models "$CHEAP" "${IFGSM[@]}"
+    timed "$D ifgsm self-ensemble" --datasets $D --models "$ENSEMBLE" "${IFGSM[@]}"
+    timed "$D ifgsm smoothing" --datasets $D --models "$SMOOTH" "${IFGSM[@]}"
+    timed "$D pgd 1x" --datasets $D --models "$CHEAP" "${PGD[@]}"
+    timed "$D pgd self-ensemble" --datasets $D --models "$ENSEMBLE" "${PGD[@]}"
+    timed "$D pgd smoothing" --datasets $D --models "$SMOOTH" "${PGD[@]}"
+done
