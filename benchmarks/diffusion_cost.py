@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 from model_zoo.ldm_sr.cost import tensor_peak  # noqa: E402
 from model_zoo.ldm_sr.model import LatentDiffusionSR  # noqa: E402
 from model_zoo.ldm_sr.random_weights import REAL, TINY, random_ldm_sr, random_modules  # noqa: E402
-from srbench.store import atomic_write_text, write_json  # noqa: E402
+from srbench.files import atomic_write_text, write_json  # noqa: E402
 
 ALPHAS, ATTACK_STEPS, SEEDS, DIVERSITY = (1, 2, 4, 8, 16), 50, 10, 32  # benchmarks/diffusion.yaml on Set5
 SUITE_T = (20, 50, 100)

@@ -103,7 +103,7 @@ def draw_z(r, y, n):
 
 def bare_fwd_bwd(r, y, target, z, n):
     """The floor: one forward + backward of the same batch (n seeds x B images), MSE to the target."""
-    from srbench.restorer import repeat_seeds
+    from srbench.core.restorer import repeat_seeds
 
     x = repeat_seeds(y, n).detach().requires_grad_(True)
     out = r.restore(x, z)
@@ -120,7 +120,7 @@ def attack(r, y, target, z, n, steps, z_chunk=None):
 
 def naive_attack(r, y, target, z, n, steps):
     """One image, one seed, one step at a time, a host round trip per gradient (TensorFlow feed_dict style)."""
-    from srbench.restorer import slice_z
+    from srbench.core.restorer import slice_z
 
     b = y.shape[0]
     eps = 8 / 255
@@ -147,8 +147,8 @@ def naive_attack(r, y, target, z, n, steps):
 
 
 def adv_output_psnr(r, y, y_adv, z, n):
-    from srbench.metrics import batch_psnr
-    from srbench.restorer import repeat_seeds
+    from srbench.core.metrics import batch_psnr
+    from srbench.core.restorer import repeat_seeds
 
     with torch.no_grad():
         clean = r.restore(repeat_seeds(y, n), z)

@@ -1,8 +1,9 @@
 """srbench: adversarial robustness benchmark for image restoration models."""
-from srbench.errors import UserError
+from srbench.core.errors import UserError
+from srbench.core.restorer import DeterministicRestorer, Restorer
 from srbench.models import MODELS, get_card, list_models, load_model, register_model
-from srbench.restorer import DeterministicRestorer, Restorer
-from srbench.zoo import ModelCard, Weights
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights
 
 __version__ = "0.1.0"
 

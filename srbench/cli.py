@@ -2,7 +2,7 @@
 
 Each subcommand is a module ``srbench/commands/<name>.py`` with ``add_parser``
 (declares its arguments) and ``main(args)`` (calls the API, prints). Errors
-the user can fix (:class:`srbench.errors.UserError`, and OS errors about a
+the user can fix (:class:`srbench.core.errors.UserError`, and OS errors about a
 named path: unwritable output, missing folder) become one line on stderr and
 exit code 2; Ctrl-C exits 130 without a traceback.
 """
@@ -15,7 +15,7 @@ import pkgutil
 import shlex
 import sys
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 
 
 def command_names() -> list[str]:

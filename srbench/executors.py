@@ -38,16 +38,17 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 
 from srbench.attacks import LINF_ALPHA
-from srbench.errors import UserError, shown
+from srbench.core.errors import UserError, shown
 from srbench.evaluate import CellEvaluator, batches
 from srbench.saved_images import ImageSaver, save_perturbation
 from srbench.models import MODELS, get_card, load_model, register_model, training_of
 from srbench.progress import Progress
-from srbench.registry import Registry
+from srbench.core.registry import Registry
 from srbench.provenance import environment, utc_now
-from srbench.restorer import resolve_device
+from srbench.core.restorer import resolve_device
 from srbench.speed import SpeedOptions, apply_speed
-from srbench.store import RunStore, check_result_file, read_result_file, write_json
+from srbench.files import write_json
+from srbench.store import RunStore, check_result_file, read_result_file
 from srbench.suite import Cell, Suite
 
 # ----------------------------------------------------------------------------- sharding

@@ -38,10 +38,10 @@ from typing import Any
 import torch
 
 from srbench.attacks.adam_l2 import adam_ascent, eps_for_input_psnr, random_directions
-from srbench.errors import UserError
-from srbench.metrics import batch_psnr, psnr_of_mse
-from srbench.restorer import Restorer
-from srbench.store import atomic_path, atomic_write_text
+from srbench.core.errors import UserError
+from srbench.core.metrics import batch_psnr, psnr_of_mse
+from srbench.core.restorer import Restorer
+from srbench.files import atomic_path, atomic_write_text
 
 __all__ = ["explore", "ExploreResult", "pairwise_rmse", "consistency", "contact_sheet", "write_exploration"]
 
@@ -59,12 +59,12 @@ def _offdiag(m: torch.Tensor) -> torch.Tensor:
 
 def consistency(x_hat: torch.Tensor, y: torch.Tensor, degradation: str = "bicubic") -> list[float]:
     """PSNR(D(x_hat), y) per sample in dB; D = MATLAB bicubic down by the size ratio, or a
-    :mod:`srbench.degradations` name (``sr4``, ``inpaint``...)."""
+    :mod:`srbench.core.degradations` name (``sr4``, ``inpaint``...)."""
     if degradation == "bicubic":
         from srbench.data.bicubic import imresize
         down = imresize(x_hat.double(), size=tuple(y.shape[-2:]))
         return batch_psnr(down.clamp(0, 1), y.double().expand_as(down)).tolist()
-    from srbench.degradations import consistency_psnr
+    from srbench.core.degradations import consistency_psnr
 
     return consistency_psnr(degradation, x_hat, y.expand(x_hat.shape[0], *y.shape[1:])).tolist()
 

@@ -39,8 +39,8 @@ from torch import nn
 from srbench.data.bicubic import imresize
 from srbench.distribution import fid as _fid
 from srbench.distribution import precision_recall
-from srbench.errors import UserError
-from srbench.registry import Registry
+from srbench.core.errors import UserError
+from srbench.core.registry import Registry
 
 Features = Callable[[torch.Tensor], torch.Tensor]
 

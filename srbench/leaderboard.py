@@ -15,16 +15,16 @@ from typing import Iterable
 
 import pandas as pd
 
-from srbench.errors import UserError
-from srbench.metric_table import always_shown, metric_names
-from srbench.metrics import LEGACY_GRAY_CONVENTION
+from srbench.core.errors import UserError
+from srbench.core.metric_table import always_shown, metric_names
+from srbench.core.metrics import LEGACY_GRAY_CONVENTION
 from srbench.store import RunStore, is_run_dir
 
 # budget: the value a cell sweeps (alpha for I-FGSM, eps for adam-l2); shown only where it is not alpha
 GROUP_KEYS = ["model", "dataset", "scale", "attack", "attack_variant", "alpha", "budget"]
 WORST_CASE = "worst-case"  # the attack column of the worst case over the attacks of one budget
 NOT_A_VARIANT = {"alpha", "eps", "seed"}  # options that never set runs of an attack apart: the budget, the run seed
-METRIC_COLUMNS = metric_names()  # in the order of srbench.metric_table
+METRIC_COLUMNS = metric_names()  # in the order of srbench.core.metric_table
 ALWAYS = always_shown()
 DEFAULT_RUNS_ROOT = Path("results/runs")
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from srbench.errors import UserError
-from srbench.store import atomic_path
+from srbench.core.errors import UserError
+from srbench.files import atomic_path
 
 
 def save_figure(fig, output: str | Path) -> None:
@@ -127,8 +127,8 @@ def perception_points(table: pd.DataFrame, dataset: str | None = None,
     from ``leaderboard.aggregate`` (means over images). ``alphas`` defaults to 4 and 8 where the
     runs hold them, else every alpha they hold.
     """
-    from srbench.errors import shown
-    from srbench.registry import did_you_mean
+    from srbench.core.errors import shown
+    from srbench.core.registry import did_you_mean
 
     attacked = table[table["alpha"].notna() & table["adv_output_psnr"].notna()]
     if attacked.empty:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.models import get_card, parse_model_spec
 from srbench.suite import Suite
-from srbench.zoo import sha256_of
+from srbench.models.weights import sha256_of
 
 
 @dataclass(frozen=True)

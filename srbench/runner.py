@@ -20,10 +20,11 @@ from srbench.executors import make_executor, parse_shard, shard_cells
 from srbench.preflight import Plan, preflight
 from srbench.progress import Progress
 from srbench.provenance import environment, utc_now
-from srbench.restorer import resolve_device
+from srbench.core.restorer import resolve_device
 from srbench.saved_images import saved_images
 from srbench.speed import SpeedOptions
-from srbench.store import NO_FILE, RunStore, writable_dir
+from srbench.files import writable_dir
+from srbench.store import NO_FILE, RunStore
 from srbench.suite import Cell, Suite, cells
 
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from srbench.data.images import write_image
-from srbench.store import atomic_path
+from srbench.files import atomic_path
 
 IMAGE_FOLDER = "images"
 

@@ -45,9 +45,9 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from srbench.data.images import read_image
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.leaderboard import GROUP_KEYS, aggregate, find_runs, load_rows
-from srbench.store import atomic_path, atomic_write_text, writable_dir
+from srbench.files import atomic_path, atomic_write_text, writable_dir
 
 # name -> (header, higher is better?, description); columns not listed are shown under their own name
 METRIC_INFO: dict[str, tuple[str, bool | None, str]] = {

@@ -22,8 +22,8 @@ from typing import Any, Mapping
 
 import torch
 
-from srbench.errors import UserError, shown
-from srbench.restorer import Restorer, Z
+from srbench.core.errors import UserError, shown
+from srbench.core.restorer import Restorer, Z
 
 AMP_CHOICES = ("bf16",)
 

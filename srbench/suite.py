@@ -26,10 +26,10 @@ from typing import Any, Callable
 
 import yaml
 
-from srbench.errors import UserError, shown
-from srbench.metrics import DEFAULT_GRAY_CONVENTION, GRAY_CONVENTIONS, LEGACY_GRAY_CONVENTION
+from srbench.core.errors import UserError, shown
+from srbench.core.metrics import DEFAULT_GRAY_CONVENTION, GRAY_CONVENTIONS, LEGACY_GRAY_CONVENTION
 from srbench.models import MODELS, is_checkpoint_spec, parse_model_spec, weights_through_defenses
-from srbench.registry import did_you_mean
+from srbench.core.registry import did_you_mean
 
 SUITE_KEYS = {"name", "description", "models", "datasets", "scale", "attack", "attacks", "alphas", "limit",
               "data_root", "device", "seed", "batch_size", "weights", "diversity_samples",
@@ -58,8 +58,8 @@ class Suite:
     amp: str | None = None
     tf32: bool = False
     compile: bool = False
-    gray_convention: str = DEFAULT_GRAY_CONVENTION  # how grayscale ground truth is scored (srbench/metrics.py)
-    niqe: bool = False  # NIQE of each clean output (srbench/niqe.py): about a second per image on a CPU
+    gray_convention: str = DEFAULT_GRAY_CONVENTION  # how grayscale ground truth is scored (srbench/core/metrics.py)
+    niqe: bool = False  # NIQE of each clean output (srbench/core/niqe.py): about a second per image on a CPU
     save_images: int | list[str] = 0  # keep attacked inputs and outputs of the first N (or these) images per cell
     description: str = ""
 

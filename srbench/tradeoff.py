@@ -33,8 +33,8 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from srbench.errors import UserError
-from srbench.store import atomic_write_text, writable_dir
+from srbench.core.errors import UserError
+from srbench.files import atomic_write_text, writable_dir
 
 SUMMARY = "summary.csv"
 
@@ -69,7 +69,7 @@ def perceptual(models: Sequence[str], datasets: Sequence[str], scale: int, data_
     from srbench.evaluate import draw_z
     from srbench.joint import get_extractor, joint_index
     from srbench.models import load_model
-    from srbench.restorer import resolve_device
+    from srbench.core.restorer import resolve_device
 
     dev = resolve_device(device)
     phi = get_extractor(features)

@@ -5,7 +5,7 @@ import torch
 
 from srbench.attacks import ATTACKS, L2_EPS, make_attack
 from srbench.attacks.adam_l2 import AdamL2, eps_for_input_psnr
-from srbench.restorer import Restorer, repeat_seeds
+from srbench.core.restorer import Restorer, repeat_seeds
 
 
 class Linear(Restorer):
@@ -90,7 +90,7 @@ def test_registered_and_validates():
     assert atk.budget == L2_EPS and atk.budget_value() == 1.0 and atk.budget_unit() == "L2 [0,1]"
     assert atk.n_seeds == 10 and atk.n_steps == 2 and not atk.takes_target
     assert make_attack("adam-l2", target_input_psnr=34.0).budget_unit() is None  # eps is then a placeholder
-    from srbench.errors import UserError
+    from srbench.core.errors import UserError
 
     with pytest.raises(UserError):
         make_attack("adam-l2", eps=-1)

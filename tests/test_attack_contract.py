@@ -10,7 +10,7 @@ from srbench.attacks.ifgsm import IFGSM
 from srbench.data import load_dataset
 from srbench.evaluate import CellEvaluator, draw_z
 from srbench.models import load_model
-from srbench.restorer import DEFAULT_N_SEEDS, batch_size_of_z
+from srbench.core.restorer import DEFAULT_N_SEEDS, batch_size_of_z
 from srbench.runner import run_suite
 from srbench.store import RunStore
 from srbench.suite import build_suite

@@ -6,7 +6,7 @@ import torch
 
 import srbench
 from srbench.attacks import make_attack
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.evaluate import CellEvaluator
 from srbench.data import load_dataset
 
@@ -37,7 +37,7 @@ def test_budget_is_respected(tiny, demo_pairs, alpha, init):
     y_adv, record = attack(tiny, y, target=hr)
     assert (y_adv - y).abs().max() <= alpha / 255 + 1e-6
     assert y_adv.min() >= 0 and y_adv.max() <= 1
-    in_psnr = srbench.metrics.batch_psnr(y, y_adv)
+    in_psnr = srbench.core.metrics.batch_psnr(y, y_adv)
     assert (in_psnr >= 20 * math.log10(255 / alpha) - 0.01).all()
     assert len(record["loss_trace"]) == 2 and len(record["loss_trace"][0]) == 5
 

@@ -12,7 +12,7 @@ from model_zoo.unet_gan.model import UNetGANRestorer
 from srbench.attacks import ATTACKS, L2_EPS, LINF_ALPHA, Attack, make_attack, seed_averaged_loss
 from srbench.attacks.universal import tile
 from srbench.data import load_dataset
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.evaluate import CellEvaluator, draw_z
 from srbench.leaderboard import WORST_CASE, leaderboard, render
 from srbench.models import load_model

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from srbench.compat import _alias_functional_tensor, basicsr_matlab_imresize
+from srbench.core.compat import _alias_functional_tensor, basicsr_matlab_imresize
 from srbench.data.bicubic import imresize
-from srbench.metrics import batch_psnr, fidelity, linf_lower_bound_psnr, psnr
+from srbench.core.metrics import batch_psnr, fidelity, linf_lower_bound_psnr, psnr
 
 
 @pytest.mark.parametrize("scale", [1 / 4, 1 / 3, 1 / 2, 2, 3, 4])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from srbench.metrics import LEGACY_GRAY_CONVENTION
+from srbench.core.metrics import LEGACY_GRAY_CONVENTION
 from srbench.suite import Cell, build_suite, cells, read_suite_file
 
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,8 @@ import stat
 import pytest
 
 from srbench.cli import main
-from srbench.store import RunStore, write_json
+from srbench.files import write_json
+from srbench.store import RunStore
 
 RUN = ["run", "--models", "bicubic", "--datasets", "demo", "--alpha", "2,8", "--steps", "2", "--limit", "2",
        "--quiet"]

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from srbench.attacks import seed_averaged_grad
-from srbench.defenses import bpda, parse_defense
-from srbench.errors import UserError
+from srbench.models.defenses import bpda, parse_defense
+from srbench.core.errors import UserError
 from srbench.models import get_card, load_model, parse_model_spec, training_of
-from srbench.restorer import repeat_seeds
+from srbench.core.restorer import repeat_seeds
 from srbench.suite import build_suite, suite_problems
-from srbench.zoo import sha256_of
+from srbench.models.weights import sha256_of
 
 from conftest import SHARED
 

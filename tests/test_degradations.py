@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from srbench.degradations import BoxSR, Inpaint, consistency_psnr, get_degradation
+from srbench.core.degradations import BoxSR, Inpaint, consistency_psnr, get_degradation
 
 
 @pytest.mark.parametrize("s", [4, 8, 16])

@@ -16,8 +16,8 @@ from model_zoo.ldm_sr.cost import tensor_peak  # noqa: E402
 from model_zoo.ldm_sr.model import ldm_sr  # noqa: E402
 from model_zoo.ldm_sr.random_weights import TINY, random_ldm_sr, write_folder  # noqa: E402
 from srbench.attacks import make_attack  # noqa: E402
-from srbench.errors import UserError  # noqa: E402
-from srbench.restorer import chunked_restore, repeat_seeds, slice_z  # noqa: E402
+from srbench.core.errors import UserError  # noqa: E402
+from srbench.core.restorer import chunked_restore, repeat_seeds, slice_z  # noqa: E402
 
 
 def images(b=2, side=16, seed=0):
@@ -179,7 +179,7 @@ def test_sampler_options_out_of_range_are_one_line_errors(steps, eta):
 
 def test_cards_load_a_folder_through_the_one_model_path(tiny_folder, tmp_path):
     from srbench import load_model
-    from srbench.zoo import sha256_of
+    from srbench.models.weights import sha256_of
 
     model = load_model("ldm-sr-x4-t20", weights=str(tiny_folder), device="cpu")
     assert (model.name, model.scale, model.stochastic, model.steps, model.eta) == ("ldm-sr-x4-t20", 4, True, 20, 0.0)

@@ -17,7 +17,7 @@ from conftest import run_cli  # noqa: E402
 from model_zoo.ldm_sr.random_weights import TINY, write_folder  # noqa: E402
 from srbench.data.demo import skimage_image  # noqa: E402
 from srbench.data.images import write_image  # noqa: E402
-from srbench.zoo import sha256_of  # noqa: E402
+from srbench.models.weights import sha256_of  # noqa: E402
 from test_hub_datasets import HubHandler  # noqa: E402  (a Hugging Face Hub stand-in answering resolve URLs)
 
 REPO_ID = "CompVis/ldm-super-resolution-4x-openimages"

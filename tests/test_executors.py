@@ -107,7 +107,7 @@ def test_failing_task_is_reported_not_lost(ray_cluster, tmp_path):
         raise RuntimeError("this model always fails")
 
     register_model("always-fails", build=build, scale=4, overwrite=True)
-    from srbench.errors import UserError
+    from srbench.core.errors import UserError
 
     with pytest.raises(UserError, match="failed after 1 retries"):
         run_suite(_suite(["always-fails"]), tmp_path / "run", quiet=True, executor="ray", max_retries=1)

@@ -9,7 +9,7 @@ import srbench
 from srbench.data import load_dataset
 from srbench.data.images import write_image
 from srbench.explore import explore, pairwise_rmse, write_exploration
-from srbench.restorer import Restorer
+from srbench.core.restorer import Restorer
 
 
 @pytest.fixture(scope="module")

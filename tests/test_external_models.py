@@ -12,10 +12,10 @@ spandrel = pytest.importorskip("spandrel")
 
 import srbench  # noqa: E402
 import srbench.leaderboard  # noqa: E402
-from srbench.errors import UserError  # noqa: E402
+from srbench.core.errors import UserError  # noqa: E402
 from srbench.models import parse_model_spec  # noqa: E402
 from srbench.suite import build_suite, normalize_models, suite_problems  # noqa: E402
-from srbench.zoo import sha256_of  # noqa: E402
+from srbench.models.weights import sha256_of  # noqa: E402
 
 
 def _compact(scale=4, channels=3, feat=8):
@@ -142,7 +142,7 @@ def test_unsafe_pickle_is_refused(tmp_path):
 
 def test_broken_checkpoint_files_are_told_apart(tmp_path):
     """Missing, a folder, garbage, empty and truncated files: each one line that says which."""
-    from srbench.zoo import load_checkpoint_file
+    from srbench.models.weights import load_checkpoint_file
 
     good = tmp_path / "4x-good.pth"
     torch.save(_compact().state_dict(), good)
@@ -187,7 +187,7 @@ def test_hf_spec_offline_is_one_line():
 def test_hf_spec_downloads_into_the_srbench_cache(ckpts, monkeypatch):
     import huggingface_hub
 
-    from srbench.zoo import cache_dir
+    from srbench.models.weights import cache_dir
 
     calls = []
 

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from srbench.cli import main as cli
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.gan.config import load_config
 
 CONFIG = """

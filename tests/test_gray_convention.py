@@ -15,8 +15,8 @@ import torch
 from PIL import Image
 
 from conftest import REPO, SR_BENCHMARKS
-from srbench.compat import basicsr_psnr_ssim
-from srbench.metrics import fidelity
+from srbench.core.compat import basicsr_psnr_ssim
+from srbench.core.metrics import fidelity
 from srbench.runner import run_suite
 from srbench.store import RunStore
 from srbench.suite import Cell, build_suite, cells

@@ -12,8 +12,8 @@ from PIL import Image
 from srbench.data import LARGE_IMAGE_PIXELS, load_dataset, make_pair, min_hr_side
 from srbench.data.demo import skimage_image
 from srbench.data.images import read_image, to_uint8
-from srbench.errors import UserError
-from srbench.metrics import fidelity, ssim
+from srbench.core.errors import UserError
+from srbench.core.metrics import fidelity, ssim
 from srbench.models import load_model
 from test_cli_errors import _assert_one_line_error
 
@@ -203,7 +203,7 @@ def test_ssim_refuses_images_smaller_than_its_window():
 
 _PEAK_SCRIPT = """
 import resource, torch
-from srbench.metrics import ssim
+from srbench.core.metrics import ssim
 torch.set_num_threads(1)
 g = torch.Generator().manual_seed(0)
 n = {n}

@@ -7,7 +7,7 @@ import torch
 
 from srbench.attacks import make_attack
 from srbench.lipschitz import k_report, lipschitz_k, per_image_k, strongest_k, summarize
-from srbench.restorer import Restorer
+from srbench.core.restorer import Restorer
 
 
 class LinearSR(Restorer):

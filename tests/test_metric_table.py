@@ -4,8 +4,8 @@ import torch
 from srbench.attacks import make_attack
 from srbench.data import load_dataset
 from srbench.evaluate import CellEvaluator
-from srbench.metric_table import BY_NAME, COLUMNS, always_shown, metric_names
-from srbench.metrics import fidelity
+from srbench.core.metric_table import BY_NAME, COLUMNS, always_shown, metric_names
+from srbench.core.metrics import fidelity
 from srbench.models import load_model
 
 

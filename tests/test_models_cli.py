@@ -2,7 +2,7 @@
 from importlib.metadata import entry_points
 
 import srbench
-from srbench.zoo import cache_dir
+from srbench.models.weights import cache_dir
 
 
 def table_rows(stdout: str) -> dict[str, list[str]]:

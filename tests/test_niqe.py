@@ -5,13 +5,13 @@ import pytest
 import torch
 
 from srbench.data.images import read_image
-from srbench.niqe import niqe
+from srbench.core.niqe import niqe
 
 
 @pytest.mark.parametrize("image", ["Set5/x4/HR/butterfly.png", "Set14/x4/HR/bridge.png"])
 def test_niqe_equals_basicsr_on_the_file(sr_benchmarks, image):
     cv2 = pytest.importorskip("cv2")
-    from srbench.compat import basicsr_niqe
+    from srbench.core.compat import basicsr_niqe
 
     path = sr_benchmarks / image
     img, _ = read_image(path)  # RGB tensor in [0, 1]; the gray bridge as 3 equal channels

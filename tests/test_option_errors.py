@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from srbench.cli import build_parser, error_text, flags_of, main
-from srbench.errors import UserError
-from srbench.restorer import resolve_device
+from srbench.core.errors import UserError
+from srbench.core.restorer import resolve_device
 
 
 def _flags(command: str) -> dict[str, str]:

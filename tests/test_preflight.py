@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 from srbench.cli import main
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.models import register_model
-from srbench.zoo import Weights
+from srbench.models.weights import Weights
 
 EDSR_FILE = "EDSR_Mx4_f64b16_DIV2K_official-0c287733.pth"
 TINY = ["--models", "bicubic,tiny-edsr", "--datasets", "demo", "--attack", "none", "--limit", "2", "--quiet"]

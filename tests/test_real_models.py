@@ -18,9 +18,10 @@ from test_zoo_download import server  # noqa: F401  (the local HTTP server fixtu
 
 import srbench
 from srbench.data import load_dataset
-from srbench.errors import UserError
-from srbench.metrics import fidelity
-from srbench.zoo import cache_dir, raw_github, read_state_dict, resolve_weights, sha256_of
+from srbench.core.errors import UserError
+from srbench.core.metrics import fidelity
+from srbench.models.card import resolve_weights
+from srbench.models.weights import cache_dir, raw_github, read_state_dict, sha256_of
 
 WEIGHTS = SHARED / "weights"
 FILES = {  # card -> file name in ../shared/weights (two are renamed there; the cards use the upstream names)

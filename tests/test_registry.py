@@ -3,9 +3,9 @@ import pytest
 import torch
 
 import srbench
-from srbench.errors import UserError
-from srbench.registry import Registry
-from srbench.restorer import Restorer
+from srbench.core.errors import UserError
+from srbench.core.registry import Registry
+from srbench.core.restorer import Restorer
 
 
 def test_lazy_entries_are_imported_on_first_use():

@@ -50,8 +50,8 @@ def test_rows_carry_provenance(quickstart):
     for key in ("model", "weights_sha256", "dataset", "image", "scale", "attack", "alpha", "attack_options",
                 "seed", "srbench_version", "torch_version", "device", "time"):
         assert row.get(key) is not None, key
-    assert row["attack_options"]["steps"] == 50 and row["weights_sha256"] == srbench.zoo.sha256_of(
-        srbench.zoo.resolve_weights(srbench.get_card("tiny-edsr")))
+    assert row["attack_options"]["steps"] == 50 and row["weights_sha256"] == srbench.models.weights.sha256_of(
+        srbench.models.card.resolve_weights(srbench.get_card("tiny-edsr")))
     manifest = json.loads((quickstart / "results/runs/quickstart/manifest.json").read_text())
     assert manifest["suite"]["name"] == "quickstart" and manifest["weights_sha256"]["tiny-edsr"]
 

@@ -9,7 +9,7 @@ import srbench
 from srbench.cli import main
 from srbench.data import load_dataset
 from srbench.data.images import read_image, to_uint8
-from srbench.niqe import niqe
+from srbench.core.niqe import niqe
 
 
 def run(tmp_path, *extra):

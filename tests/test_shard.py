@@ -4,7 +4,7 @@ import json
 import pandas as pd
 import pytest
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.executors import parse_shard, shard_cells
 from srbench.leaderboard import leaderboard
 from srbench.runner import run_suite

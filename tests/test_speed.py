@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.models import load_model
 from srbench.speed import SpeedOptions, SpeedRestorer, apply_speed
 from srbench.suite import suite_problems

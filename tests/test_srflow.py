@@ -18,7 +18,7 @@ import torch
 from model_zoo.srflow.arch import standard_logp, nll_bits
 from model_zoo.srflow.model import SRFlowRestorer, pad_to_even, srflow
 from model_zoo.srflow.random_weights import FLOWSTEP_LOGS, procedure_weights, random_srflow
-from srbench.restorer import repeat_seeds, slice_z
+from srbench.core.restorer import repeat_seeds, slice_z
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "srflow"
 TINY = dict(nf=8, nb=2, gc=4, taps=(0, 1), K=2, hidden=8)
@@ -139,8 +139,8 @@ def test_odd_lr_size_is_padded_by_reflection_and_cropped():
 
 def test_cards_and_missing_weights_message(tmp_path, monkeypatch):
     from model_zoo.srflow.card import SRFLOW_4X, SRFLOW_8X, SRFLOW_CELEBA_8X
-    from srbench.errors import UserError
-    from srbench.zoo import resolve_weights
+    from srbench.core.errors import UserError
+    from srbench.models.card import resolve_weights
 
     assert (SRFLOW_4X.name, SRFLOW_4X.scale, SRFLOW_8X.name, SRFLOW_8X.scale) == ("srflow", 4, "srflow-8x", 8)
     assert SRFLOW_CELEBA_8X.weights.file == "SRFlow_CelebA_8X.pth"
@@ -157,7 +157,8 @@ def test_cards_and_missing_weights_message(tmp_path, monkeypatch):
 
 def test_load_model_reads_a_checkpoint(tmp_path):
     from srbench.models import load_model, register_model
-    from srbench.zoo import ModelCard, Weights
+    from srbench.models.card import ModelCard
+    from srbench.models.weights import Weights
 
     src = tiny()
     path = tmp_path / "tiny_srflow.pth"

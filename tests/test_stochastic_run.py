@@ -49,7 +49,7 @@ def test_z_chunk_gives_the_same_attacked_input(registered):
     model = srbench.load_model("srflow-tiny", device="cpu")
     y = torch.rand(2, 3, 10, 12, generator=torch.Generator().manual_seed(3))
     target = torch.rand(2, 3, 40, 48, generator=torch.Generator().manual_seed(4))
-    z = srbench.restorer.merge_z([model.sample_z(y[i:i + 1], 6, torch.Generator().manual_seed(i)) for i in range(2)], 6)
+    z = srbench.core.restorer.merge_z([model.sample_z(y[i:i + 1], 6, torch.Generator().manual_seed(i)) for i in range(2)], 6)
     full, _ = make_attack("ifgsm", alpha=8, steps=4)(model, y, target=target, z=z)
     for chunk in (1, 2, 4):
         chunked, _ = make_attack("ifgsm", alpha=8, steps=4, z_chunk=chunk)(model, y, target=target, z=z)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.toy import LEARNED, ToyConfig, quick_config, run_toy
 from srbench.toy.data import ToyData, sample_disk
 from srbench.toy.estimators import sine_estimator, zigzag, zigzag_w2
@@ -315,7 +315,7 @@ def test_fill_x2_adds_only_the_new_column(tmp_path):
 
     fill_x2(old_folder("ckpt"), ckpt_dir=ck)
     assert (tmp_path / "ckpt" / "table.csv").read_text() == full  # learned rows from their checkpoints
-    from srbench.zoo import sha256_of
+    from srbench.models.weights import sha256_of
     assert {n: sha256_of(Path(ck) / f"{n}.pt") for n in sha} == sha  # checkpoints only read
 
     tampered = old_folder("tampered")

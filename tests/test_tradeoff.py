@@ -4,7 +4,7 @@ import pytest
 
 from srbench.data import load_dataset
 from srbench.data.noisy import with_noise
-from srbench.metrics import psnr
+from srbench.core.metrics import psnr
 from srbench.cli import main
 
 

@@ -3,8 +3,8 @@ import torch
 
 from model_zoo.unet_gan.arch import ResNetCritic, UNet
 from model_zoo.unet_gan.model import UNetGANRestorer
-from srbench.degradations import consistency_psnr
-from srbench.zoo import read_state_dict
+from srbench.core.degradations import consistency_psnr
+from srbench.models.weights import read_state_dict
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ import torch
 from model_zoo.srflow.random_weights import random_srflow
 from srbench.attacks import seed_averaged_grad
 from srbench.attacks.ifgsm import IFGSM
-from srbench.restorer import chunked_restore, repeat_seeds
+from srbench.core.restorer import chunked_restore, repeat_seeds
 
 
 @pytest.fixture(scope="module")

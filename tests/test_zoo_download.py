@@ -13,8 +13,9 @@ import pytest
 import torch
 
 import srbench
-from srbench.errors import UserError
-from srbench.zoo import Weights, cache_dir, resolve_weights, sha256_of
+from srbench.core.errors import UserError
+from srbench.models.card import resolve_weights
+from srbench.models.weights import Weights, cache_dir, sha256_of
 
 
 @pytest.fixture

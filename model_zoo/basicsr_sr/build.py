@@ -1,6 +1,6 @@
 """Builders for BasicSR's EDSR and RRDBNet (ESRGAN), wrapped as deterministic restorers."""
-from srbench.compat import basicsr_arch
-from srbench.restorer import DeterministicRestorer
+from srbench.core.compat import basicsr_arch
+from srbench.core.restorer import DeterministicRestorer
 
 
 def edsr(**arch) -> DeterministicRestorer:

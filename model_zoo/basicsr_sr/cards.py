@@ -1,5 +1,6 @@
 """Model cards for the official BasicSR EDSR and ESRGAN checkpoints."""
-from srbench.zoo import ModelCard, Weights
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights
 
 _EDSR_ARCH = dict(num_in_ch=3, num_out_ch=3, upscale=4, img_range=255.0, rgb_mean=(0.4488, 0.4371, 0.4040))
 _BASICSR_DRIVE = ("BasicSR publishes this file only on Google Drive (folder linked from "

@@ -1,5 +1,5 @@
 """Bicubic upsampling (MATLAB-compatible): the no-learning baseline of every SR table."""
-from srbench.zoo import ModelCard
+from srbench.models.card import ModelCard
 
 CARD = ModelCard(
     name="bicubic",

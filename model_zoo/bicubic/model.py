@@ -2,7 +2,7 @@
 import torch
 
 from srbench.data.bicubic import imresize
-from srbench.restorer import Restorer
+from srbench.core.restorer import Restorer
 
 
 class BicubicRestorer(Restorer):

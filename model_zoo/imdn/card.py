@@ -1,5 +1,6 @@
 """Card for the official IMDN x4 checkpoint (committed in the authors' repository)."""
-from srbench.zoo import ModelCard, Weights, raw_github
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights, raw_github
 
 _REPO, _COMMIT = "Zheng222/IMDN", "8f158e6a5ac9db6e5857d9159fd4a6c4214da574"
 

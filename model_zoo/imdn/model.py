@@ -1,5 +1,5 @@
 """IMDN as a srbench restorer: the official network takes and returns [0, 1] pixels."""
-from srbench.restorer import DeterministicRestorer
+from srbench.core.restorer import DeterministicRestorer
 
 from model_zoo.imdn.arch import IMDN
 

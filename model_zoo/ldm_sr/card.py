@@ -4,7 +4,7 @@ The weights are a diffusers model folder (unet/, vqvae/, scheduler/), not one
 checkpoint file: either a local folder given as weights (``--weights
 ldm-sr-x4=FOLDER``, or ``SRBENCH_WEIGHTS_LDM_SR_X4=FOLDER``), or the files of
 the hub repository, downloaded one by one into the srbench cache
-(``srbench.zoo.hub_download``, honouring ``HF_ENDPOINT``/``HF_HUB_OFFLINE``).
+(``srbench.models.weights.hub_download``, honouring ``HF_ENDPOINT``/``HF_HUB_OFFLINE``).
 Rows record the folder's digest (sha256 over its files) as ``weights_sha256``.
 
 The number of sampling steps is part of the model (it changes the output
@@ -20,9 +20,10 @@ import os
 from pathlib import Path
 
 from model_zoo.ldm_sr.model import SUBFOLDERS
-from srbench.errors import UserError
-from srbench.restorer import Restorer, resolve_device
-from srbench.zoo import ModelCard, Weights, env_var_for, hub_download, sha256_of
+from srbench.core.errors import UserError
+from srbench.core.restorer import Restorer, resolve_device
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights, env_var_for, hub_download, sha256_of
 
 REPO = "CompVis/ldm-super-resolution-4x-openimages"
 _PAPER = ("Rombach, Blattmann, Lorenz, Esser, Ommer: High-Resolution Image Synthesis with Latent Diffusion Models, "

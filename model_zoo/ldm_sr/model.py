@@ -51,9 +51,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from srbench.errors import UserError
-from srbench.restorer import Restorer
-from srbench.zoo import _one_line
+from srbench.core.errors import UserError
+from srbench.core.restorer import Restorer
+from srbench.models.weights import _one_line
 
 INSTALL_HINT = "pip install 'srbench[diffusion]'"
 SUBFOLDERS = ("unet", "vqvae", "scheduler")  # the layout of CompVis/ldm-super-resolution-4x-openimages

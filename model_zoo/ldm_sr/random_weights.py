@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from model_zoo.ldm_sr.model import SUBFOLDERS, LatentDiffusionSR, import_diffusers
-from srbench.store import write_json
+from srbench.files import write_json
 
 SCHEDULER = {"num_train_timesteps": 1000, "beta_start": 0.0015, "beta_end": 0.0155,
              "beta_schedule": "scaled_linear", "clip_sample": False, "set_alpha_to_one": True}

@@ -1,5 +1,6 @@
 """Card for the official RLFN x4 checkpoint (committed in the authors' repository)."""
-from srbench.zoo import ModelCard, Weights, raw_github
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights, raw_github
 
 _REPO, _COMMIT = "bytedance/RLFN", "bccfde91bf8b2de80789ec033a029e6f2a932330"
 

@@ -1,8 +1,8 @@
 """RLFN as a srbench restorer: the official network works on [0, 255] pixels, srbench on [0, 1]."""
 import torch
 
-from srbench.errors import UserError
-from srbench.restorer import DeterministicRestorer, Z
+from srbench.core.errors import UserError
+from srbench.core.restorer import DeterministicRestorer, Z
 
 from model_zoo.rlfn.arch import MIN_SIZE, RLFN
 

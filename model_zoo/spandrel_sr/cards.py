@@ -5,7 +5,8 @@ the card pins the file (raw GitHub URL at a fixed commit, full sha256) and
 says which architecture it must hold. Two files are saved under other names
 in some copies (e.g. ``../shared/weights``): the URLs use the upstream paths.
 """
-from srbench.zoo import ModelCard, Weights, raw_github
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights, raw_github
 
 
 _DITN_REPO, _DITN_COMMIT = "yongliuy/DITN", "98352a85ab2ac19e97c86c87a2a907021c814a5d"

@@ -7,7 +7,8 @@ answered 404 since 2024, and no other official host is known. So the cards
 list no source and tell the user which file to put where; the zoo adds the
 ``--weights``, environment-variable and cache options to that message.
 """
-from srbench.zoo import ModelCard, Weights
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights
 
 _PAPER = ("Lugmayr, Danelljan, Van Gool, Timofte: SRFlow: Learning the Super-Resolution Space "
           "with Normalizing Flow, ECCV 2020")

@@ -18,7 +18,7 @@ from typing import Mapping
 import torch
 import torch.nn.functional as F
 
-from srbench.restorer import Restorer
+from srbench.core.restorer import Restorer
 from model_zoo.srflow.arch import SRFlowNet
 
 

@@ -3,7 +3,8 @@
 Trained with ``python -m model_zoo.tiny_edsr.train`` on bundled scikit-image
 pictures that are NOT in the demo set (see train.py for the exact recipe).
 """
-from srbench.zoo import ModelCard, Weights
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights
 
 ARCH = dict(num_in_ch=3, num_out_ch=3, num_feat=32, num_block=4, upscale=4, res_scale=1.0,
             img_range=255.0, rgb_mean=(0.4488, 0.4371, 0.4040))

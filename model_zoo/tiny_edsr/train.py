@@ -18,8 +18,8 @@ import torch
 from srbench.data import bicubic_lr, mod_crop
 from srbench.data.demo import DEMO_IMAGES, skimage_image
 from srbench.models import get_card
-from srbench.store import atomic_path
-from srbench.zoo import sha256_of
+from srbench.files import atomic_path
+from srbench.models.weights import sha256_of
 
 TRAIN_IMAGES = ("immunohistochemistry", "hubble_deep_field", "retina", "camera", "coins", "moon",
                 "brick", "grass", "gravel")

@@ -8,7 +8,8 @@ degradation is picked with ``--scale`` (1 = inpainting, 4/8/16 = box SR) and
 checked against the one recorded in the checkpoint. ``srbench.gan.register_checkpoint(path, name)``
 registers a local card for a checkpoint (name, arch and weights from the file).
 """
-from srbench.zoo import ModelCard, Weights
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights
 
 PAPER = ("Ohayon, Adrai, Elad, Michaeli: Reasons for the Superiority of Stochastic Estimators over "
          "Deterministic Ones: Robustness, Consistency and Perceptual Quality, ICML 2023")
@@ -19,7 +20,7 @@ HOW = ("train one with `srbench train benchmarks/gan-*.yaml` (see docs/gan.md) a
 def card(name: str, degradation: str = "sr4", base: int = 24, stochastic: bool = True,
          z_channels: int = 1, file: str | None = None, sha256: str | None = None,
          description: str = "") -> ModelCard:
-    from srbench.degradations import get_degradation
+    from srbench.core.degradations import get_degradation
 
     deg = get_degradation(degradation)
     return ModelCard(

@@ -4,7 +4,7 @@
 B x 3 x h x w box-averaged LR image; for inpainting the masked 3 x H x W
 image), builds the network input (nearest-neighbour upsampling for SR), runs
 the U-Net and applies the degradation's consistency projection
-(:mod:`srbench.degradations`), so D(restore(y, z)) = y. ``sample_z(y, n, g)``
+(:mod:`srbench.core.degradations`), so D(restore(y, z)) = y. ``sample_z(y, n, g)``
 returns seed-major (Z1, Z2, Z3, Z4) with n*B rows, or None for the
 deterministic variant (which runs with Z = 0).
 """
@@ -15,8 +15,8 @@ from typing import Mapping
 import torch
 
 from model_zoo.unet_gan.arch import UNet
-from srbench.degradations import get_degradation
-from srbench.restorer import Restorer
+from srbench.core.degradations import get_degradation
+from srbench.core.restorer import Restorer
 
 
 class UNetGANRestorer(Restorer):
@@ -57,7 +57,7 @@ class UNetGANRestorer(Restorer):
 
     def load_weights(self, state: Mapping[str, torch.Tensor]) -> None:
         """Load this restorer's state dict or the U-Net's (a trainer checkpoint's ``params``, as
-        :func:`srbench.zoo.read_state_dict` unwraps it).
+        :func:`srbench.models.weights.read_state_dict` unwraps it).
 
         The U-Net is rebuilt to the checkpoint's base width and noise channels (read from
         the weight shapes); a checkpoint that records a different degradation or

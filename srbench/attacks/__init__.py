@@ -24,9 +24,9 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
-from srbench.errors import UserError
-from srbench.registry import Registry
-from srbench.restorer import DEFAULT_N_SEEDS, Restorer, Z, batch_size_of_z, chunked_restore, repeat_seeds, slice_z
+from srbench.core.errors import UserError
+from srbench.core.registry import Registry
+from srbench.core.restorer import DEFAULT_N_SEEDS, Restorer, Z, batch_size_of_z, chunked_restore, repeat_seeds, slice_z
 
 ATTACKS = Registry("attack", "srbench.attacks")
 

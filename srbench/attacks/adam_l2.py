@@ -43,8 +43,8 @@ from typing import Any, Callable
 import torch
 
 from srbench.attacks import L2_EPS, Attack, check_steps_and_seeds
-from srbench.errors import UserError
-from srbench.restorer import DEFAULT_N_SEEDS, batch_size_of_z, repeat_seeds, slice_z
+from srbench.core.errors import UserError
+from srbench.core.restorer import DEFAULT_N_SEEDS, batch_size_of_z, repeat_seeds, slice_z
 
 Fn = Callable[[torch.Tensor, Any], torch.Tensor]
 # d -> (per-sample objective values, gradient of their sum with respect to d); d is not modified

@@ -19,7 +19,7 @@ import torch
 
 from srbench.attacks import seed_averaged_loss
 from srbench.attacks.ifgsm import IFGSM, sign_steps, uniform_start
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 
 MADRY_STEP_FACTOR = 2.5  # step = 2.5 eps / T (Madry et al. 2018)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 
 OTHER_IMAGE, REGION = "other-image", "region"
 TARGETED_TARGETS = (OTHER_IMAGE, REGION)

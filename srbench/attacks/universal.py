@@ -19,7 +19,7 @@ import torch
 
 from srbench.attacks import seed_averaged_grad
 from srbench.attacks.ifgsm import IFGSM, uniform_start
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 
 
 def tile(patch: torch.Tensor, height: int, width: int) -> torch.Tensor:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from srbench.errors import UserError
-from srbench.restorer import DEFAULT_N_SEEDS
-from srbench.store import atomic_write_text, writable_dir
+from srbench.core.errors import UserError
+from srbench.core.restorer import DEFAULT_N_SEEDS
+from srbench.files import atomic_write_text, writable_dir
 
 
 def add_parser(sub):
@@ -38,7 +38,7 @@ def main(args):
 
     from srbench.gan.data import load_data
     from srbench.gan.evaluate import evaluate_checkpoints, find_checkpoints, render
-    from srbench.restorer import resolve_device
+    from srbench.core.restorer import resolve_device
 
     for key in ("n_images", "samples", "seeds"):
         if getattr(args, key) < 1:

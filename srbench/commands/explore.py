@@ -32,10 +32,10 @@ def add_parser(sub):
 def main(args):
     from srbench.data import bicubic_lr, mod_crop
     from srbench.data.images import read_image
-    from srbench.errors import UserError
+    from srbench.core.errors import UserError
     from srbench.explore import explore, write_exploration
     from srbench.models import load_model
-    from srbench.store import writable_dir
+    from srbench.files import writable_dir
 
     if args.n < 2:
         raise UserError(f"--n must be >= 2, got {args.n}")

@@ -16,9 +16,9 @@ def add_parser(sub):
 def main(args):
     from pathlib import Path
 
-    from srbench.errors import UserError
+    from srbench.core.errors import UserError
     from srbench.leaderboard import by_training, leaderboard, render
-    from srbench.store import atomic_write_text
+    from srbench.files import atomic_write_text
 
     if args.format == "html":
         if args.group_by != "model":

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 
 GLOB_CHARS = "*?["
 LICENSE_WIDTH = 16  # keeps the table within 80 columns
@@ -20,7 +20,7 @@ def add_parser(sub):
 
 
 def main(args):
-    from srbench.defenses import defenses_table
+    from srbench.models.defenses import defenses_table
     from srbench.models import get_card, list_models
 
     if args.name and not any(c in args.name for c in GLOB_CHARS):
@@ -30,7 +30,7 @@ def main(args):
     if not names:
         raise UserError(f"no model matches {args.name!r}; `srbench models` lists them all")
     print(models_table([get_card(n) for n in names]))
-    print("\n" + defenses_table())  # any model behind defenses is a model too (srbench/defenses.py)
+    print("\n" + defenses_table())  # any model behind defenses is a model too (srbench/models/defenses.py)
     return 0
 
 
@@ -41,7 +41,7 @@ def _cut(text: str, width: int) -> str:
 def models_table(cards) -> str:
     """One line per card, narrow enough for an 80-column terminal (the weights column says where the
     file would come from here; nothing is downloaded or hashed)."""
-    from srbench.zoo import weights_status
+    from srbench.models.card import weights_status
 
     header = ("name", "scale", "stoch", "training", "license", "weights")
     rows = [(c.name, f"x{c.scale}", "yes" if c.stochastic else "no", c.training,
@@ -71,7 +71,8 @@ def _lines(label: str, value: Any, width: int) -> list[str]:
 
 def card_text(card) -> str:
     """Every field of the card and of its weights, and how the weights are found or supplied here."""
-    from srbench.zoo import cached_path, env_var_for, weights_status
+    from srbench.models.card import weights_status
+    from srbench.models.weights import cached_path, env_var_for
 
     fields = [(f.name, getattr(card, f.name)) for f in dataclasses.fields(card) if f.name not in ("name", "weights")]
     w = card.weights

@@ -56,7 +56,7 @@ def _perception(args):
 
 def _alphas(text):
     """--alphas 4,8 as numbers (None when not given)."""
-    from srbench.errors import UserError, shown
+    from srbench.core.errors import UserError, shown
 
     if text is None:
         return None

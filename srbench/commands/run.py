@@ -5,8 +5,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from srbench.errors import UserError, shown
-from srbench.restorer import DEFAULT_N_SEEDS
+from srbench.core.errors import UserError, shown
+from srbench.core.restorer import DEFAULT_N_SEEDS
 
 INTERRUPTED = "finished cells are kept; re-run the same command to resume"
 

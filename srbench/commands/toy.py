@@ -5,7 +5,7 @@ import argparse
 import shlex
 import sys
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 
 INTERRUPTED = "checkpoints in --ckpt-dir are kept (every 2000 steps); re-run the same command to continue"
 
@@ -52,7 +52,7 @@ def main(args) -> int:
         return 0
     if args.fill_x2:
         return _fill_x2(args)
-    from srbench.restorer import resolve_device
+    from srbench.core.restorer import resolve_device
     from srbench.toy.experiment import fmt_seconds, full_config, quick_config, table_rows
 
     if args.steps is not None and args.steps < 1:

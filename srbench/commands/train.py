@@ -1,7 +1,7 @@
 """`srbench train CONFIG.yaml`: train the U-Net GAN variants of a config (resumes by default)."""
 from __future__ import annotations
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 
 INTERRUPTED = "each variant's checkpoint (OUT/<variant>/ckpt.pt) is kept; re-run the same command to continue"
 

@@ -15,7 +15,7 @@ def add_parser(sub):
 
 
 def main(args):
-    from srbench.errors import UserError
+    from srbench.core.errors import UserError
     from srbench.suite import build_suite, cells, read_suite_file, suite_problems
 
     failed = 0

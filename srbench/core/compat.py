@@ -24,7 +24,7 @@ def basicsr_arch(name: str):
     for module in (rrdbnet_arch, edsr_arch):
         if hasattr(module, name):
             return getattr(module, name)
-    raise KeyError(f"basicsr architecture {name!r} is not wired into srbench.compat")
+    raise KeyError(f"basicsr architecture {name!r} is not wired into srbench.core.compat")
 
 
 def basicsr_matlab_imresize():

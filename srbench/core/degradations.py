@@ -27,9 +27,9 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 
-from srbench.errors import UserError
-from srbench.metrics import psnr_of_mse
-from srbench.registry import Registry
+from srbench.core.errors import UserError
+from srbench.core.metrics import psnr_of_mse
+from srbench.core.registry import Registry
 
 __all__ = ["Degradation", "BoxSR", "Inpaint", "get_degradation", "DEGRADATIONS", "consistency_psnr"]
 

@@ -16,7 +16,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any, Iterator
 
-from srbench.errors import UserError, shown
+from srbench.core.errors import UserError, shown
 
 
 def import_object(spec: str) -> Any:

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 import torch
 from torch import nn
 
-from srbench.errors import UserError, shown
+from srbench.core.errors import UserError, shown
 
 Z = Any  # None | Tensor | Sequence[Tensor] | Mapping[str, Tensor]
 
@@ -45,7 +45,7 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
 class Restorer(nn.Module):
     """Base class: wraps a network ``self.net`` that maps LR [0,1] to HR.
 
-    A restorer built by its card (:meth:`srbench.zoo.ModelCard.load`) carries the card's ``name`` and the
+    A restorer built by its card (:meth:`srbench.models.card.ModelCard.load`) carries the card's ``name`` and the
     ``weights_sha256`` of the checkpoint it loaded (None: no weights); its builder sets ``scale`` and
     ``stochastic``, which the card checks.
     """

@@ -11,9 +11,9 @@ import torch
 
 from srbench.data.bicubic import imresize
 from srbench.data.images import quantize
-from srbench.errors import UserError
-from srbench.metrics import SSIM_WINDOW
-from srbench.registry import Registry
+from srbench.core.errors import UserError
+from srbench.core.metrics import SSIM_WINDOW
+from srbench.core.registry import Registry
 
 DATASETS = Registry("dataset", "srbench.datasets")
 # HR pixels above which loading a dataset warns (once): such an image takes minutes and

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from srbench.errors import UserError
-from srbench.store import atomic_path
+from srbench.core.errors import UserError
+from srbench.files import atomic_path
 
 # File types srbench reads as images wherever it lists a folder (benchmark sets, GAN training data).
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff"})

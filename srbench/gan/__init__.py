@@ -9,10 +9,11 @@ import dataclasses
 import os
 from pathlib import Path
 
-from srbench.degradations import get_degradation
-from srbench.errors import UserError
+from srbench.core.degradations import get_degradation
+from srbench.core.errors import UserError
 from srbench.models import get_card, register_model
-from srbench.zoo import ModelCard, Weights, load_checkpoint_file, sha256_of
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights, load_checkpoint_file, sha256_of
 
 
 def read_trainer_checkpoint(path: str | os.PathLike) -> dict:
@@ -67,7 +68,7 @@ def export_weights(ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
     """
     import torch
 
-    from srbench.store import atomic_path
+    from srbench.files import atomic_path
 
     state = read_trainer_checkpoint(ckpt)
     small = {"params": {k: v.clone() for k, v in state["params"].items()}, "arch": state["arch"],

@@ -26,8 +26,8 @@ from typing import Any
 
 import yaml
 
-from srbench.errors import UserError
-from srbench.restorer import DEFAULT_N_SEEDS
+from srbench.core.errors import UserError
+from srbench.core.restorer import DEFAULT_N_SEEDS
 
 TOP_KEYS = {"name", "description", "degradation", "model", "data", "train", "robustness", "validation",
             "variants", "out", "device"}

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from srbench.data.images import IMAGE_SUFFIXES
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 
 
 

@@ -17,9 +17,9 @@ from typing import Iterable
 
 import torch
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.gan import checkpoint_card, read_trainer_checkpoint
-from srbench.restorer import DEFAULT_N_SEEDS
+from srbench.core.restorer import DEFAULT_N_SEEDS
 
 COLUMNS = ["model", "step", "fid", "precision", "recall", "std", "robustness_psnr", "ai_psnr",
            "consistency_psnr", "psnr", "n_images"]

@@ -3,7 +3,7 @@
 - ``inception``: torchvision's InceptionV3 (ImageNet weights, 2048-d pool
   features, inputs resized to 299 x 299 bilinearly and normalised as
   torchvision expects). The weights are fetched on first use through
-  :func:`srbench.zoo.resolve_weights` (cached, sha256-prefix checked). Note:
+  :func:`srbench.models.card.resolve_weights` (cached, sha256-prefix checked). Note:
   these are torchvision's weights, not the TF-FID Inception graph, so FIDs
   are comparable between srbench runs, not to numbers computed with the
   TensorFlow/pytorch-fid reference network.
@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srbench.registry import Registry
-from srbench.zoo import ModelCard, Weights, read_state_dict, resolve_weights
+from srbench.core.registry import Registry
+from srbench.models.card import ModelCard, resolve_weights
+from srbench.models.weights import Weights, read_state_dict
 
 INCEPTION_CARD = ModelCard(
     name="inception-v3-features",

@@ -26,9 +26,9 @@ from typing import Callable
 import torch
 
 from srbench.attacks.adam_l2 import AdamL2
-from srbench.degradations import Degradation, consistency_psnr
-from srbench.metrics import batch_psnr
-from srbench.restorer import DEFAULT_N_SEEDS, repeat_seeds
+from srbench.core.degradations import Degradation, consistency_psnr
+from srbench.core.metrics import batch_psnr
+from srbench.core.restorer import DEFAULT_N_SEEDS, repeat_seeds
 
 
 @torch.no_grad()

@@ -26,12 +26,12 @@ import yaml
 from model_zoo.unet_gan.arch import ResNetCritic
 from model_zoo.unet_gan.model import UNetGANRestorer
 from srbench.attacks.adam_l2 import eps_for_input_psnr
-from srbench.degradations import get_degradation
+from srbench.core.degradations import get_degradation
 from srbench.gan.config import variant_config
 from srbench.gan.data import ImageData, load_data
 from srbench.gan.metrics import gan_metrics
-from srbench.restorer import resolve_device
-from srbench.store import atomic_write_text, writable_dir
+from srbench.core.restorer import resolve_device
+from srbench.files import atomic_write_text, writable_dir
 from srbench.train import AdamL2Attack, GANConfig, GANTrainer
 
 

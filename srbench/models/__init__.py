@@ -1,11 +1,11 @@
 """Models: the registry, the Python API to find and load them, and model specs.
 
 A model is named by a spec (:mod:`srbench.models.spec`): a registered name,
-whose card (:class:`srbench.zoo.ModelCard`) builds it, or a ``file:``/``hf:``
+whose card (:class:`srbench.models.card.ModelCard`) builds it, or a ``file:``/``hf:``
 checkpoint whose architecture spandrel detects
 (:mod:`srbench.models.external`), optionally behind defenses (``imdn+jpeg75``,
-:mod:`srbench.defenses`). Every loader goes through :func:`load_model`, that is
-through a card's :meth:`~srbench.zoo.ModelCard.load`.
+:mod:`srbench.models.defenses`). Every loader goes through :func:`load_model`, that is
+through a card's :meth:`~srbench.models.card.ModelCard.load`.
 """
 from __future__ import annotations
 
@@ -14,13 +14,13 @@ from typing import Any, Callable
 
 import torch
 
-from srbench.defenses import defend
-from srbench.errors import UserError
+from srbench.models.defenses import defend
+from srbench.core.errors import UserError
 from srbench.models.external import checkpoint_card
 from srbench.models.spec import ModelSpec, is_checkpoint_spec, parse_model_spec, weights_through_defenses
-from srbench.registry import Registry
-from srbench.restorer import Restorer
-from srbench.zoo import ModelCard
+from srbench.core.registry import Registry
+from srbench.core.restorer import Restorer
+from srbench.models.card import ModelCard
 
 MODELS = Registry("model", "srbench.models")
 

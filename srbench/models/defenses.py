@@ -38,9 +38,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from srbench.errors import UserError, shown
-from srbench.registry import Registry
-from srbench.restorer import Restorer, Z
+from srbench.core.errors import UserError, shown
+from srbench.core.registry import Registry
+from srbench.core.restorer import Restorer, Z
 
 DEFENSES = Registry("defense")
 

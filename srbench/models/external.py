@@ -4,8 +4,8 @@ The architecture and its hyper-parameters are detected from the state dict
 by `spandrel <https://github.com/chaiNNer-org/spandrel>`_ (ESRGAN/RRDBNet,
 Real-ESRGAN Compact, SPAN, SwinIR, HAT, RCAN, ... - ``spandrel.MAIN_REGISTRY``
 lists them). Checkpoints are read by the one safe reader
-(:func:`srbench.zoo.read_state_dict`); the network is wrapped as a
-deterministic :class:`~srbench.restorer.Restorer` with the detected scale.
+(:func:`srbench.models.weights.read_state_dict`); the network is wrapped as a
+deterministic :class:`~srbench.core.restorer.Restorer` with the detected scale.
 """
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from typing import Mapping
 import torch
 from torch.nn import functional as F
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.models.spec import ModelSpec
-from srbench.restorer import DeterministicRestorer, Restorer, Z
-from srbench.zoo import ModelCard, Weights, load_error_summary, read_state_dict
+from srbench.core.restorer import DeterministicRestorer, Restorer, Z
+from srbench.models.card import ModelCard
+from srbench.models.weights import Weights, load_error_summary, read_state_dict
 
 
 def describe(state_dict: Mapping[str, torch.Tensor], label: str):

@@ -7,7 +7,7 @@ A spec is one of
 - ``hf:ORG/REPO/PATH/IN/REPO[@REVISION]``: a file of a Hugging Face Hub
   repo, downloaded into the srbench cache, then like ``file:``;
 - any of these followed by defenses, ``+DEFENSE[:KEY=VALUE]...`` (``imdn+jpeg75``,
-  srbench/defenses.py): the model behind the defenses, its weights those of the model.
+  srbench/models/defenses.py): the model behind the defenses, its weights those of the model.
 
 Naming rule: a checkpoint model is named after its file, without directory
 and extension (``file:ckpt/4x-model.pth`` and ``hf:org/repo/4x-model.safetensors``
@@ -20,9 +20,9 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from srbench.defenses import defense_problems, split_defenses
-from srbench.errors import UserError, shown
-from srbench.zoo import hub_download
+from srbench.models.defenses import defense_problems, split_defenses
+from srbench.core.errors import UserError, shown
+from srbench.models.weights import hub_download
 
 CHECKPOINT_SOURCES = ("file", "hf")
 EXTENSIONS = (".pth", ".pt", ".ckpt", ".bin", ".safetensors")

@@ -20,8 +20,8 @@ from multiprocessing import get_context
 import torch
 
 from srbench.distribution import precision_recall, w2_1d
-from srbench.errors import UserError
-from srbench.store import atomic_write_text, writable_dir
+from srbench.core.errors import UserError
+from srbench.files import atomic_write_text, writable_dir
 from srbench.toy.data import ToyData
 from srbench.toy.estimators import sample_square, sine_estimator, zigzag_estimator, zigzag_w2
 from srbench.toy.networks import MLP, ToyGenerator, consistency
@@ -318,7 +318,7 @@ def checkpoint_record(ckpt_dir: str | None, names) -> dict:
     Why: checkpoints live in a git-ignored folder; the record says which files made a committed
     table, so a lost one is noticed and a restored one can be checked (results/toy/README.md).
     """
-    from srbench.zoo import sha256_of
+    from srbench.models.weights import sha256_of
 
     out = {}
     for name in names:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from srbench.errors import UserError
-from srbench.store import atomic_write_text
+from srbench.core.errors import UserError
+from srbench.files import atomic_write_text
 
 NEW_COLUMN = "robustness_sqrtR_x2"
 AFTER = "robustness_sqrtR"  # the new column sits beside the full-output value

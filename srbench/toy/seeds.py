@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 from srbench.toy.table import markdown_table
 
 LATE_VALIDATIONS = 5  # validations averaged for the late-training columns (every 1000 steps: 16k-20k)

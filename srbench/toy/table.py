@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from srbench.store import atomic_write_text
+from srbench.files import atomic_write_text
 
 COLUMNS = ["estimator", "family", "stochastic", "lambda_R", "robust_term", "steps", "precision", "recall", "robustness_sqrtR",
            "robustness_sqrtR_x2", "slope_y", "slope_z", "dead_units"]

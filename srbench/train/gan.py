@@ -6,7 +6,7 @@ Everything problem-specific is a parameter:
 - ``data(batch_size, rng) -> (x, y)``: a batch of clean signals and their
   degraded inputs, drawn with the trainer's ``torch.Generator`` ``rng``;
 - ``sample_z(y, n, rng) -> z``: seeds for n draws per input, seed-major (see
-  :mod:`srbench.restorer`), or ``None`` for a deterministic estimator (the
+  :mod:`srbench.core.restorer`), or ``None`` for a deterministic estimator (the
   generator then receives ``z=None``);
 - ``consistency(raw, y) -> x_hat``: the consistency projection (identity by
   default); the critic and the robustness term see ``consistency(generator(y,
@@ -42,8 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srbench.store import atomic_path
-from srbench.zoo import load_checkpoint_file
+from srbench.files import atomic_path
+from srbench.models.weights import load_checkpoint_file
 
 __all__ = ["GANConfig", "GANTrainer"]
 

@@ -26,7 +26,7 @@ clamp(y + d, 0, 1), d starts on a small sphere (1% of eps), and the squared
 distance is summed over output values (the image GAN configs train with
 ``reduction: mean``).
 
-Seeds follow :mod:`srbench.restorer`'s seed-major convention: ``sample_z(y, n,
+Seeds follow :mod:`srbench.core.restorer`'s seed-major convention: ``sample_z(y, n,
 generator)`` returns the seeds of n draws per input with n*B leading rows (row
 k*B + b is draw k of input b) or None for a deterministic estimator, in which
 case a single "seed" is used (E_Z of a constant is the constant, so this is

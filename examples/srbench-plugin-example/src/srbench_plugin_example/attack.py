@@ -14,7 +14,7 @@ import dataclasses
 import torch
 
 from srbench.attacks import LINF_ALPHA, Attack
-from srbench.errors import UserError
+from srbench.core.errors import UserError
 
 
 @dataclasses.dataclass
