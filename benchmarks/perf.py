@@ -267,7 +267,7 @@ def memprobe(spec):
 
 
 def section_speed_options(models, names, args, device, log):
-    from srbench.speed import SpeedOptions, apply_speed, set_tf32
+    from srbench.bench.speed import SpeedOptions, apply_speed, set_tf32
 
     options = {"channels_last": SpeedOptions(channels_last=True), "amp_bf16": SpeedOptions(amp="bf16"),
                "tf32": SpeedOptions(tf32=True), "compile": SpeedOptions(compile=True)}

@@ -8,7 +8,7 @@ version, e.g. ``set5`` and ``set5-noisy``) it measures
   at several alphas, and the Adam L2 attack (Eq. 6) at a target input PSNR.
   Every attacked row carries ``lipschitz_k``; per image the strongest attack
   found gives K(y) (the largest one), reported per model as mean, median and
-  max (:func:`srbench.lipschitz.k_report`). Eq. 9 robustness (adversarial
+  max (:func:`srbench.bench.lipschitz.k_report`). Eq. 9 robustness (adversarial
   output PSNR, same seed) is taken at a reference attack (``ifgsm@2`` by
   default);
 - perceptual quality: jfid, fid and (joint) precision/recall of the clean
@@ -66,7 +66,7 @@ def perceptual(models: Sequence[str], datasets: Sequence[str], scale: int, data_
                weights: dict[str, str], limit: int | None, features: str, patch: int | None, seed: int = 0) -> pd.DataFrame:
     """jfid / fid / precision / recall of each model's clean outputs on each dataset."""
     from srbench.data import load_dataset
-    from srbench.evaluate import draw_z
+    from srbench.bench.evaluate import draw_z
     from srbench.joint import get_extractor, joint_index
     from srbench.models import load_model
     from srbench.core.restorer import resolve_device
@@ -105,7 +105,7 @@ def robustness_at(rows: pd.DataFrame, reference: str) -> pd.DataFrame:
 
 
 def summarize(rows: pd.DataFrame, perceptual_table: pd.DataFrame, reference: str) -> pd.DataFrame:
-    from srbench.lipschitz import k_report
+    from srbench.bench.lipschitz import k_report
 
     k = k_report(rows, by=("model", "dataset"))
     rob = robustness_at(rows, reference)
@@ -152,11 +152,11 @@ class TradeoffConfig:
 def run(config: TradeoffConfig, out: str | Path, command: str = "", quiet: bool = False) -> Path:
     """Run the experiment into ``out`` (resumable attack runs under ``out/runs``) and write its tables,
     figure and README; ``command`` is the command line the README quotes."""
-    from srbench.leaderboard import aggregate, load_rows, render
-    from srbench.lipschitz import k_report
-    from srbench.plots import tradeoff as plot_tradeoff
-    from srbench.runner import run_suite
-    from srbench.suite import build_suite
+    from srbench.report.leaderboard import aggregate, load_rows, render
+    from srbench.bench.lipschitz import k_report
+    from srbench.report.plots import tradeoff as plot_tradeoff
+    from srbench.bench.runner import run_suite
+    from srbench.bench.suite import build_suite
 
     t0 = time.perf_counter()
     out = writable_dir(out)

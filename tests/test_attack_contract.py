@@ -8,12 +8,12 @@ from model_zoo.unet_gan.model import UNetGANRestorer
 from srbench.attacks import ATTACKS, L2_EPS, LINF_ALPHA, Attack
 from srbench.attacks.ifgsm import IFGSM
 from srbench.data import load_dataset
-from srbench.evaluate import CellEvaluator, draw_z
+from srbench.bench.evaluate import CellEvaluator, draw_z
 from srbench.models import load_model
 from srbench.core.restorer import DEFAULT_N_SEEDS, batch_size_of_z
-from srbench.runner import run_suite
-from srbench.store import RunStore
-from srbench.suite import build_suite
+from srbench.bench.runner import run_suite
+from srbench.bench.store import RunStore
+from srbench.bench.suite import build_suite
 
 CPU = torch.device("cpu")
 

@@ -7,7 +7,7 @@ import torch
 import srbench
 from srbench.attacks import make_attack
 from srbench.core.errors import UserError
-from srbench.evaluate import CellEvaluator
+from srbench.bench.evaluate import CellEvaluator
 from srbench.data import load_dataset
 
 

@@ -13,13 +13,13 @@ from srbench.attacks import ATTACKS, L2_EPS, LINF_ALPHA, Attack, make_attack, se
 from srbench.attacks.universal import tile
 from srbench.data import load_dataset
 from srbench.core.errors import UserError
-from srbench.evaluate import CellEvaluator, draw_z
-from srbench.leaderboard import WORST_CASE, leaderboard, render
+from srbench.bench.evaluate import CellEvaluator, draw_z
+from srbench.report.leaderboard import WORST_CASE, leaderboard, render
 from srbench.models import load_model
-from srbench.runner import pending_cells, run_suite
-from srbench.site import render_site
-from srbench.store import RunStore
-from srbench.suite import build_suite
+from srbench.bench.runner import pending_cells, run_suite
+from srbench.report.website import render_site
+from srbench.bench.store import RunStore
+from srbench.bench.suite import build_suite
 
 CPU = torch.device("cpu")
 
@@ -228,7 +228,7 @@ def test_attacks_in_a_suite_share_one_budget_and_keep_attack_working():
         build_suite({"attacks": ["ifgsm", {"name": "pgd", "restarts": 0}]})
     one = build_suite({"attack": {"name": "ifgsm", "steps": 10}, "alphas": [2, 8]})
     listed = build_suite({"attacks": [{"name": "ifgsm", "steps": 10}, {"name": "pgd", "restarts": 3}], "alphas": [2, 8]})
-    from srbench.suite import cells
+    from srbench.bench.suite import cells
     assert [c.cell_id for c in cells(listed)][:2] == [c.cell_id for c in cells(one)]
     assert [c.attack for c in cells(listed)] == ["ifgsm", "ifgsm", "pgd", "pgd"]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from srbench.core.metrics import LEGACY_GRAY_CONVENTION
-from srbench.suite import Cell, build_suite, cells, read_suite_file
+from srbench.bench.suite import Cell, build_suite, cells, read_suite_file
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "results"

@@ -8,7 +8,7 @@ import pytest
 
 from srbench.cli import main
 from srbench.files import write_json
-from srbench.store import RunStore
+from srbench.bench.store import RunStore
 
 RUN = ["run", "--models", "bicubic", "--datasets", "demo", "--alpha", "2,8", "--steps", "2", "--limit", "2",
        "--quiet"]
@@ -133,8 +133,8 @@ def test_result_files_follow_the_umask(reference, tmp_path):
 
 def test_broken_ray_chunk_is_dropped_and_recomputed(tmp_path):
     """The Ray executor's chunk files get the same check: a broken one is deleted (then recomputed)."""
-    from srbench.executors import PartStore, WorkUnit
-    from srbench.suite import Cell
+    from srbench.bench.executors import PartStore, WorkUnit
+    from srbench.bench.suite import Cell
 
     cell = Cell("bicubic", "demo", 4, "ifgsm", 8.0, ())
     parts = PartStore(RunStore(tmp_path / "run"))

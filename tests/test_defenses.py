@@ -13,7 +13,7 @@ from srbench.models.defenses import bpda, parse_defense
 from srbench.core.errors import UserError
 from srbench.models import get_card, load_model, parse_model_spec, training_of
 from srbench.core.restorer import repeat_seeds
-from srbench.suite import build_suite, suite_problems
+from srbench.bench.suite import build_suite, suite_problems
 from srbench.models.weights import sha256_of
 
 from conftest import SHARED

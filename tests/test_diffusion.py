@@ -184,7 +184,7 @@ def test_cards_load_a_folder_through_the_one_model_path(tiny_folder, tmp_path):
     model = load_model("ldm-sr-x4-t20", weights=str(tiny_folder), device="cpu")
     assert (model.name, model.scale, model.stochastic, model.steps, model.eta) == ("ldm-sr-x4-t20", 4, True, 20, 0.0)
     assert model.weights_sha256 == sha256_of(tiny_folder) and len(model.weights_sha256) == 64
-    from srbench.speed import SpeedOptions, apply_speed
+    from srbench.bench.speed import SpeedOptions, apply_speed
 
     fast = apply_speed(model, SpeedOptions(channels_last=True))  # a wrapper reads the sampler through
     assert fast is not model and fast.model_options == {"sampler": "ddim", "steps": 20, "eta": 0.0, "quantize": True}

@@ -3,7 +3,7 @@ from conftest import REPO
 import argparse
 
 from srbench.cli import build_parser
-from srbench.leaderboard import ALWAYS
+from srbench.report.leaderboard import ALWAYS
 
 
 def test_every_command_is_documented():

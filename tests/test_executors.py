@@ -6,8 +6,8 @@ import os
 import pytest
 
 from srbench.models import register_model
-from srbench.runner import run_suite
-from srbench.suite import Suite, cells
+from srbench.bench.runner import run_suite
+from srbench.bench.suite import Suite, cells
 
 ray = pytest.importorskip("ray")
 

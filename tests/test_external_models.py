@@ -11,10 +11,10 @@ import torch
 spandrel = pytest.importorskip("spandrel")
 
 import srbench  # noqa: E402
-import srbench.leaderboard  # noqa: E402
+import srbench.report.leaderboard  # noqa: E402
 from srbench.core.errors import UserError  # noqa: E402
 from srbench.models import parse_model_spec  # noqa: E402
-from srbench.suite import build_suite, normalize_models, suite_problems  # noqa: E402
+from srbench.bench.suite import build_suite, normalize_models, suite_problems  # noqa: E402
 from srbench.models.weights import sha256_of  # noqa: E402
 
 
@@ -112,7 +112,7 @@ def test_full_pipeline_cli(ckpts, tmp_path, cli):
     assert res.returncode == 0, res.stderr
     res = cli("run", "--models", f"file:{ckpts / '2x-span.pth'}", "--scale", "2", *common, "--out", "x2", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    table = srbench.leaderboard.leaderboard([tmp_path / "x4", tmp_path / "x2"])
+    table = srbench.report.leaderboard.leaderboard([tmp_path / "x4", tmp_path / "x2"])
     assert sorted(table["model"]) == ["2x-span", "4x-compact", "4x-esrgan"]
     assert table.set_index("model")["scale"].to_dict() == {"2x-span": 2, "4x-compact": 4, "4x-esrgan": 4}
     assert (table["alpha"] == 2).all() and table["adv_output_psnr"].notna().all()
@@ -126,7 +126,7 @@ def test_full_pipeline_cli(ckpts, tmp_path, cli):
 
 
 def test_wrong_scale_names_the_right_one(ckpts):
-    from srbench.suite import build_suite
+    from srbench.bench.suite import build_suite
 
     suite = build_suite({"models": [f"file:{ckpts / '2x-span.pth'}"], "scale": 4})
     with pytest.raises(UserError, match=r"'2x-span' supports x2, not x4; use scale 2 or another model"):
@@ -203,7 +203,7 @@ def test_hf_spec_downloads_into_the_srbench_cache(ckpts, monkeypatch):
 
 def test_paths_in_a_suite_file_are_relative_to_the_file(ckpts, tmp_path, cli):
     """A suite that sits next to its checkpoint runs from any working directory."""
-    from srbench.suite import anchor_paths, read_suite_file
+    from srbench.bench.suite import anchor_paths, read_suite_file
 
     suite = ckpts / "local.yaml"
     suite.write_text("name: local\nmodels: [file:4x-compact.pth, bicubic]\ndatasets: [demo]\nlimit: 1\n"

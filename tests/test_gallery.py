@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from srbench.cli import main
-from srbench.site import DIFF_GAIN, ZOOM, render_site
+from srbench.report.website import DIFF_GAIN, ZOOM, render_site
 from test_site import run_browser
 
 KINDS = ["lr", "lr_adv", "delta", "sr_clean", "sr_adv", "diff", "zoom"]
@@ -164,7 +164,7 @@ def test_gallery_in_headless_chromium(site, tmp_path):
 
 
 def test_panel_geometry_and_edge_cases():
-    from srbench.site import PANEL_WIDTH, _lr_display_size, amplified_perturbation, zoom_window
+    from srbench.report.website import PANEL_WIDTH, _lr_display_size, amplified_perturbation, zoom_window
 
     # LR panels: enlarged by a whole factor while it fits PANEL_WIDTH (152), else shrunk to it
     assert [_lr_display_size(w, 10) for w in (64, 72, 76, 77, 152, 304)] == [

@@ -17,9 +17,9 @@ from PIL import Image
 from conftest import REPO, SR_BENCHMARKS
 from srbench.core.compat import basicsr_psnr_ssim
 from srbench.core.metrics import fidelity
-from srbench.runner import run_suite
-from srbench.store import RunStore
-from srbench.suite import Cell, build_suite, cells
+from srbench.bench.runner import run_suite
+from srbench.bench.store import RunStore
+from srbench.bench.suite import Cell, build_suite, cells
 
 needs_data = pytest.mark.skipif(not SR_BENCHMARKS.is_dir(), reason="../shared/data/sr-benchmarks is absent")
 SET14_X4 = SR_BENCHMARKS / "Set14" / "x4"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from srbench.attacks import make_attack
-from srbench.lipschitz import k_report, lipschitz_k, per_image_k, strongest_k, summarize
+from srbench.bench.lipschitz import k_report, lipschitz_k, per_image_k, strongest_k, summarize
 from srbench.core.restorer import Restorer
 
 
@@ -95,8 +95,8 @@ def test_summary_and_report_take_the_strongest_attack_per_image():
 def test_attacked_rows_carry_lipschitz_k():
     import srbench
     from srbench.data import SRPair, load_dataset
-    from srbench.evaluate import CellEvaluator
-    from srbench.leaderboard import METRIC_COLUMNS
+    from srbench.bench.evaluate import CellEvaluator
+    from srbench.report.leaderboard import METRIC_COLUMNS
 
     assert "lipschitz_k" in METRIC_COLUMNS
     tiny = srbench.load_model("tiny-edsr", device="cpu")

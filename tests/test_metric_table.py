@@ -3,7 +3,7 @@ import torch
 
 from srbench.attacks import make_attack
 from srbench.data import load_dataset
-from srbench.evaluate import CellEvaluator
+from srbench.bench.evaluate import CellEvaluator
 from srbench.core.metric_table import BY_NAME, COLUMNS, always_shown, metric_names
 from srbench.core.metrics import fidelity
 from srbench.models import load_model
@@ -36,7 +36,7 @@ def test_names_are_unique_and_directions_are_stated():
 
 def test_the_site_describes_every_column_as_the_table_does():
     """site.METRIC_INFO will be read from the table (issue 15, phase 2); until then they must not drift apart."""
-    from srbench.site import METRIC_INFO
+    from srbench.report.website import METRIC_INFO
 
     assert set(METRIC_INFO) == set(BY_NAME)
     for name, (header, better, description) in METRIC_INFO.items():

@@ -11,7 +11,7 @@ def test_non_editable_install_from_elsewhere(tmp_path):
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                     "--target", str(target), str(REPO)], check=True, capture_output=True, timeout=600)
     code = (
-        "import srbench, srbench.suite as s, srbench.models.card as z\n"
+        "import srbench, srbench.bench.suite as s, srbench.models.card as z\n"
         "assert srbench.__file__.startswith(%r), srbench.__file__\n"
         "assert {'bicubic','edsr','esrgan','tiny-edsr','srflow'} <= set(srbench.list_models())\n"
         "raw = s.read_suite_file('quickstart'); assert raw['name'] == 'quickstart'\n"

@@ -13,8 +13,8 @@ from PIL import Image
 
 from conftest import SHARED, run_cli
 from srbench.cli import main as srbench_main
-from srbench.leaderboard import aggregate, by_training, load_rows
-from srbench.plots import TRAINING_STYLE, perception, perception_figure, perception_points
+from srbench.report.leaderboard import aggregate, by_training, load_rows
+from srbench.report.plots import TRAINING_STYLE, perception, perception_figure, perception_points
 
 RUN_FLAGS = ["--datasets", "demo", "--limit", "2", "--alpha", "2,8", "--steps", "3", "--quiet"]
 

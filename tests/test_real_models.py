@@ -164,9 +164,9 @@ def test_reproduces_the_published_numbers(shared_weights, sr_benchmarks, name, d
 def test_run_rows_carry_training_and_match_direct_scoring(shared_weights, sr_benchmarks, tmp_path):
     """Through `srbench run`'s pipeline: the rows say how the model was trained (the leaderboard can
     group by it), and their scores are those of the model scored directly."""
-    from srbench.runner import run_suite
-    from srbench.store import RunStore
-    from srbench.suite import build_suite
+    from srbench.bench.runner import run_suite
+    from srbench.bench.store import RunStore
+    from srbench.bench.suite import build_suite
 
     suite = build_suite({"name": "real", "models": ["imdn"], "datasets": ["set5"], "attack": "none",
                          "weights": {"imdn": str(WEIGHTS / FILES["imdn"])}, "data_root": str(sr_benchmarks),

@@ -36,8 +36,8 @@ def test_interrupted_run_resumes(tmp_path):
 
 def test_leftover_temporary_file_is_not_read_as_a_cell(tmp_path):
     """A writer killed with SIGKILL leaves its hidden temporary file; results stay readable."""
-    from srbench.leaderboard import load_rows
-    from srbench.store import RunStore
+    from srbench.report.leaderboard import load_rows
+    from srbench.bench.store import RunStore
 
     store = RunStore(tmp_path / "run")
     store.write_cell("m__d", {"model": "m"}, [{"model": "m", "dataset": "d", "image": "a", "psnr_y": 30.0}])

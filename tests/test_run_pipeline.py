@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 import srbench
-from srbench.leaderboard import leaderboard
+from srbench.report.leaderboard import leaderboard
 
 
 @pytest.fixture(scope="module")

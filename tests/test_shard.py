@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from srbench.core.errors import UserError
-from srbench.executors import parse_shard, shard_cells
-from srbench.leaderboard import leaderboard
-from srbench.runner import run_suite
-from srbench.suite import Suite, cells
+from srbench.bench.executors import parse_shard, shard_cells
+from srbench.report.leaderboard import leaderboard
+from srbench.bench.runner import run_suite
+from srbench.bench.suite import Suite, cells
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from srbench.leaderboard import leaderboard
-from srbench.site import render_site
+from srbench.report.leaderboard import leaderboard
+from srbench.report.website import render_site
 
 
 def chromium() -> str | None:
@@ -41,8 +41,8 @@ def run_browser(*args: str, tmp: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """Two small runs: an attacked sweep of two models, and a clean-only run."""
-    from srbench.runner import run_suite
-    from srbench.suite import build_suite
+    from srbench.bench.runner import run_suite
+    from srbench.bench.suite import build_suite
 
     root = tmp_path_factory.mktemp("runs")
     run_suite(build_suite({"name": "sweep", "models": ["bicubic", "tiny-edsr"], "datasets": ["demo"], "limit": 1,

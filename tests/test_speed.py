@@ -6,8 +6,8 @@ import torch
 
 from srbench.core.errors import UserError
 from srbench.models import load_model
-from srbench.speed import SpeedOptions, SpeedRestorer, apply_speed
-from srbench.suite import suite_problems
+from srbench.bench.speed import SpeedOptions, SpeedRestorer, apply_speed
+from srbench.bench.suite import suite_problems
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +67,7 @@ def test_options_recorded_in_rows_and_manifest(cli, tmp_path):
 
 def test_inexact_numerics_get_their_own_cells_exact_options_do_not():
     """bf16/tf32 change results, so resuming with them must not mix rows with float32 cells."""
-    from srbench.suite import Suite, cells
+    from srbench.bench.suite import Suite, cells
 
     base = [c.cell_id for c in cells(Suite(models=["bicubic"], alphas=[1, 2]))]
     assert [c.cell_id for c in cells(Suite(models=["bicubic"], alphas=[1, 2], channels_last=True, compile=True))] == base

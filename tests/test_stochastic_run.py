@@ -7,9 +7,9 @@ import torch
 import srbench
 from model_zoo.srflow.random_weights import random_srflow
 from srbench.attacks import make_attack
-from srbench.leaderboard import aggregate, load_rows
-from srbench.runner import run_suite
-from srbench.suite import build_suite
+from srbench.report.leaderboard import aggregate, load_rows
+from srbench.bench.runner import run_suite
+from srbench.bench.suite import build_suite
 
 
 def tiny_srflow():

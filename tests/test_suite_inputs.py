@@ -13,7 +13,7 @@ import typing
 import pytest
 
 from srbench.cli import main as srbench
-from srbench.suite import SUITE_KEYS, read_suite_file, suite_problems
+from srbench.bench.suite import SUITE_KEYS, read_suite_file, suite_problems
 
 RUN = ["run", "--models", "bicubic", "--datasets", "demo", "--attack", "none", "--limit", "1", "--quiet"]
 

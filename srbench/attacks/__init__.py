@@ -9,7 +9,7 @@ class declares its :class:`Budget` (the option cells sweep, its unit and
 norm) and whether it takes a target; an attack instance says how many seeds
 per image it averages over (:attr:`Attack.n_seeds`) and how many it batches
 (:attr:`Attack.seed_chunk`). The evaluator owns the seeds: it draws them
-(srbench/evaluate.py) and passes them in as ``z``.
+(srbench/bench/evaluate.py) and passes them in as ``z``.
 
 Two more declarations serve the attacks of issue 17: ``targeted`` (the attack
 moves the output *towards* its target, so rows report the PSNR to it) and

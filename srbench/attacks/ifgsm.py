@@ -61,7 +61,7 @@ class IFGSM(Attack):
 
     def __call__(self, restorer, y, target=None, z=None, on_step=None):
         if target is None:
-            raise ValueError(f"{self.name} takes a target tensor (srbench/evaluate.py builds it)")
+            raise ValueError(f"{self.name} takes a target tensor (srbench/bench/evaluate.py builds it)")
         eps, step = self.eps, self.eps / self.steps
         if self.init == "uniform":
             d = uniform_start(y, eps, torch.Generator(device="cpu").manual_seed(self.seed))

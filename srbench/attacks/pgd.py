@@ -44,7 +44,7 @@ class PGD(IFGSM):
 
     def __call__(self, restorer, y, target=None, z=None, on_step=None):
         if target is None:
-            raise ValueError("pgd takes a target tensor (srbench/evaluate.py builds it)")
+            raise ValueError("pgd takes a target tensor (srbench/bench/evaluate.py builds it)")
         eps = self.eps
         step = self.step_factor * eps / self.steps
         generator = torch.Generator(device="cpu").manual_seed(self.seed)

@@ -8,7 +8,7 @@ clamp(y + tile(P), 0, 1) to the target (HR or the clean output) with respect to 
 gradients add up), then P <- clip(P + (alpha/T) * sign(sum), -eps, eps), P starting at 0 (or
 uniform in the ball with ``init="uniform"``, needed for ``target="clean"``). It is then added,
 unchanged, to every other image. The executor fits it once per cell and saves it with the run
-(RUN_DIR/images/<cell>/universal__delta.npy and .png; srbench/saved_images.py).
+(RUN_DIR/images/<cell>/universal__delta.npy and .png; srbench/bench/saved_images.py).
 """
 from __future__ import annotations
 

@@ -17,13 +17,13 @@ def main(args):
     from pathlib import Path
 
     from srbench.core.errors import UserError
-    from srbench.leaderboard import by_training, leaderboard, render
+    from srbench.report.leaderboard import by_training, leaderboard, render
     from srbench.files import atomic_write_text
 
     if args.format == "html":
         if args.group_by != "model":
             raise UserError("--group-by training makes a table; use --format md, csv, json or latex")
-        from srbench.site import render_site
+        from srbench.report.website import render_site
 
         index = render_site(args.runs, args.out or "site")
         print(f"wrote {index}  (open it in a browser; the folder works offline)")

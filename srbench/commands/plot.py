@@ -23,7 +23,7 @@ def main(args):
     if args.figure == "tradeoff":
         import pandas as pd
 
-        from srbench.plots import tradeoff
+        from srbench.report.plots import tradeoff
         from srbench.tradeoff import load_summary
 
         table = pd.concat([load_summary(p) for p in (args.runs or ["results/tradeoff"])], ignore_index=True)
@@ -31,8 +31,8 @@ def main(args):
     elif args.figure == "perception":
         return _perception(args)
     else:
-        from srbench.leaderboard import leaderboard
-        from srbench.plots import fig7
+        from srbench.report.leaderboard import leaderboard
+        from srbench.report.plots import fig7
 
         path = fig7(leaderboard(args.runs), args.output)
     print(f"wrote {path}")
@@ -42,8 +42,8 @@ def main(args):
 def _perception(args):
     import sys
 
-    from srbench.leaderboard import leaderboard
-    from srbench.plots import perception
+    from srbench.report.leaderboard import leaderboard
+    from srbench.report.plots import perception
 
     points, left_out = perception(leaderboard(args.runs), args.output, dataset=args.dataset,
                                   alphas=_alphas(args.alphas), y=args.y or "robustness")

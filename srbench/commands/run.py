@@ -90,7 +90,7 @@ def default_run_name(models: str, attack: str) -> str:
 
 
 def suite_from_args(args: argparse.Namespace):
-    from srbench.suite import build_suite, read_suite_file
+    from srbench.bench.suite import build_suite, read_suite_file
 
     flags_given = any(getattr(args, k) is not None for k in ("models", "datasets", "attack", "alpha", "eps"))
     if args.suite:
@@ -174,9 +174,9 @@ def weights_flags(specs: list[str]) -> dict[str, str]:
 
 
 def main(args):
-    from srbench.runner import run_suite
+    from srbench.bench.runner import run_suite
 
-    from srbench.executors import parse_shard
+    from srbench.bench.executors import parse_shard
 
     shard = parse_shard(args.shard)
     suite = suite_from_args(args)
@@ -185,7 +185,7 @@ def main(args):
     if args.address and args.executor != "ray":
         raise UserError("--address is for --executor ray")
     if args.dry_run:
-        from srbench.runner import dry_run_report
+        from srbench.bench.runner import dry_run_report
 
         print(dry_run_report(suite, out, shard))
         return 0

@@ -16,7 +16,7 @@ def add_parser(sub):
 
 def main(args):
     from srbench.core.errors import UserError
-    from srbench.suite import build_suite, cells, read_suite_file, suite_problems
+    from srbench.bench.suite import build_suite, cells, read_suite_file, suite_problems
 
     failed = 0
     for spec in args.suites:

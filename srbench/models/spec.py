@@ -12,7 +12,7 @@ A spec is one of
 Naming rule: a checkpoint model is named after its file, without directory
 and extension (``file:ckpt/4x-model.pth`` and ``hf:org/repo/4x-model.safetensors``
 are both ``4x-model``); a suite keeps the spec itself as the name when that
-name is taken (srbench/suite.py).
+name is taken (srbench/bench/suite.py).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from srbench.plots import save_figure  # noqa: E402
+from srbench.report.plots import save_figure  # noqa: E402
 
 
 def _panel(ax, r: dict, domain: str) -> None:

@@ -17,7 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from srbench.leaderboard import load_rows  # noqa: E402
+from srbench.report.leaderboard import load_rows  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BASES = ("imdn", "swiftsrgan")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from srbench.core.errors import UserError
 from srbench.models import get_card, parse_model_spec
-from srbench.suite import Suite
+from srbench.bench.suite import Suite
 from srbench.models.weights import sha256_of
 
 

@@ -39,17 +39,17 @@ import torch
 
 from srbench.attacks import LINF_ALPHA
 from srbench.core.errors import UserError, shown
-from srbench.evaluate import CellEvaluator, batches
-from srbench.saved_images import ImageSaver, save_perturbation
+from srbench.bench.evaluate import CellEvaluator, batches
+from srbench.bench.saved_images import ImageSaver, save_perturbation
 from srbench.models import MODELS, get_card, load_model, register_model, training_of
-from srbench.progress import Progress
+from srbench.bench.progress import Progress
 from srbench.core.registry import Registry
-from srbench.provenance import environment, utc_now
+from srbench.bench.provenance import environment, utc_now
 from srbench.core.restorer import resolve_device
-from srbench.speed import SpeedOptions, apply_speed
+from srbench.bench.speed import SpeedOptions, apply_speed
 from srbench.files import write_json
-from srbench.store import RunStore, check_result_file, read_result_file
-from srbench.suite import Cell, Suite
+from srbench.bench.store import RunStore, check_result_file, read_result_file
+from srbench.bench.suite import Cell, Suite
 
 # ----------------------------------------------------------------------------- sharding
 
@@ -141,7 +141,7 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
                  run_dir: str | Path | None = None) -> dict[str, list[dict]]:
     """Evaluate the cells of ``unit``; return {cell_id: rows}. ``on_cell`` is called as each cell finishes.
 
-    ``run_dir``: where the suite's ``save_images`` are written (srbench/saved_images.py); None keeps none.
+    ``run_dir``: where the suite's ``save_images`` are written (srbench/bench/saved_images.py); None keeps none.
     """
 
     worker = worker or Worker()

@@ -24,7 +24,7 @@ import torch
 from srbench.attacks import LINF_ALPHA, Attack
 from srbench.attacks.targets import OTHER_IMAGE, REGION, partner, region_target, resized
 from srbench.data import SRPair
-from srbench.lipschitz import per_image_k
+from srbench.bench.lipschitz import per_image_k
 from srbench.core.metric_table import metric_names
 from srbench.core.niqe import niqe
 from srbench.core.metrics import (DEFAULT_GRAY_CONVENTION, batch_psnr, check_gray_convention, fidelity,

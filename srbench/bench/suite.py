@@ -33,7 +33,7 @@ from srbench.core.registry import did_you_mean
 
 SUITE_KEYS = {"name", "description", "models", "datasets", "scale", "attack", "attacks", "alphas", "limit",
               "data_root", "device", "seed", "batch_size", "weights", "diversity_samples",
-              "channels_last", "amp", "tf32", "compile",  # speed options (srbench/speed.py)
+              "channels_last", "amp", "tf32", "compile",  # speed options (srbench/bench/speed.py)
               "gray_convention", "niqe", "save_images", "model_specs"}
 
 
@@ -54,7 +54,7 @@ class Suite:
     weights: dict[str, str] = dataclasses.field(default_factory=dict)  # registered model -> its checkpoint file
     model_specs: dict[str, str] = dataclasses.field(default_factory=dict)  # checkpoint model's name -> file:/hf: spec
     diversity_samples: int = 32
-    channels_last: bool = False  # speed options, recorded in the manifest and every row (srbench/speed.py)
+    channels_last: bool = False  # speed options, recorded in the manifest and every row (srbench/bench/speed.py)
     amp: str | None = None
     tf32: bool = False
     compile: bool = False
@@ -425,7 +425,7 @@ def suites_dir():
     An editable install imports srbench from the source tree, where the suites
     are the sibling folder ``benchmarks/``.
     """
-    source_tree = Path(__file__).resolve().parents[1] / "benchmarks"
+    source_tree = Path(__file__).resolve().parents[2] / "benchmarks"
     if source_tree.is_dir():
         return source_tree
     return resources.files("srbench.suites")

@@ -4,10 +4,10 @@ Data flows one way: suite -> cells -> per-image rows -> results store. Each
 finished cell is written atomically by the store, so an interrupted run is
 resumed by running the same command again; a cell file that is broken (does
 not parse, or lacks rows of some images) is recomputed. Before any compute the
-preflight (:mod:`srbench.preflight`) finds every model's weights and every
+preflight (:mod:`srbench.bench.preflight`) finds every model's weights and every
 dataset; only then is the manifest written. The executors (local, Ray) and
-sharding live in :mod:`srbench.executors`; both executors evaluate cells
-with :func:`srbench.executors.execute_unit`.
+sharding live in :mod:`srbench.bench.executors`; both executors evaluate cells
+with :func:`srbench.bench.executors.execute_unit`.
 """
 from __future__ import annotations
 
@@ -16,16 +16,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from srbench.executors import make_executor, parse_shard, shard_cells
-from srbench.preflight import Plan, preflight
-from srbench.progress import Progress
-from srbench.provenance import environment, utc_now
+from srbench.bench.executors import make_executor, parse_shard, shard_cells
+from srbench.bench.preflight import Plan, preflight
+from srbench.bench.progress import Progress
+from srbench.bench.provenance import environment, utc_now
 from srbench.core.restorer import resolve_device
-from srbench.saved_images import saved_images
-from srbench.speed import SpeedOptions
+from srbench.bench.saved_images import saved_images
+from srbench.bench.speed import SpeedOptions
 from srbench.files import writable_dir
-from srbench.store import NO_FILE, RunStore
-from srbench.suite import Cell, Suite, cells
+from srbench.bench.store import NO_FILE, RunStore
+from srbench.bench.suite import Cell, Suite, cells
 
 
 def cell_statuses(suite: Suite, store: RunStore, shard: tuple[int, int] | None = None,
@@ -67,7 +67,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
     """Evaluate every unfinished cell of ``suite`` (of shard ``i/n``) into ``out_dir``; return the run folder.
 
     ``executor`` is ``"local"`` (this process), ``"ray"`` (Ray tasks; ``address=``, ``images_per_task=``,
-    ``cpus_per_task=``, ``gpus_per_task=``, ``max_retries=`` go to :class:`srbench.executors.RayExecutor`)
+    ``cpus_per_task=``, ``gpus_per_task=``, ``max_retries=`` go to :class:`srbench.bench.executors.RayExecutor`)
     or an executor object with the same ``run`` method. The preflight runs first: a missing input stops
     the run before any cell is computed or the manifest is written.
     """

@@ -46,7 +46,7 @@ from PIL import Image, ImageDraw
 
 from srbench.data.images import read_image
 from srbench.core.errors import UserError
-from srbench.leaderboard import GROUP_KEYS, aggregate, find_runs, load_rows
+from srbench.report.leaderboard import GROUP_KEYS, aggregate, find_runs, load_rows
 from srbench.files import atomic_path, atomic_write_text, writable_dir
 
 # name -> (header, higher is better?, description); columns not listed are shown under their own name
@@ -415,7 +415,7 @@ def _gallery_link(href: str | None, dataset) -> str:
 def render_site(runs: Iterable[str | Path] = (), out_dir: str | Path = "site", title: str = "srbench leaderboard") -> Path:
     """Write the static site for the given run folders (default: every run under results/runs)."""
     import srbench
-    from srbench.plots import fig7
+    from srbench.report.plots import fig7
 
     run_dirs = find_runs(runs)
     df = load_rows(run_dirs)
