@@ -235,7 +235,7 @@ def test_attacks_in_a_suite_share_one_budget_and_keep_attack_working():
 
 def test_attack_flags_set_each_listed_attack_and_attack_replaces_the_list(tmp_path):
     from srbench.cli import build_parser
-    from srbench.commands.run import suite_from_args
+    from srbench.cli.commands.run import suite_from_args
 
     path = tmp_path / "s.yaml"
     path.write_text("models: [bicubic]\ndatasets: [demo]\nattacks: [ifgsm, {name: pgd, restarts: 2}]\n")

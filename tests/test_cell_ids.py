@@ -34,7 +34,7 @@ def test_every_cell_file_is_named_by_its_cell_id():
 def test_the_tradeoff_suites_make_the_committed_cells():
     """results/tradeoff/README.md's command, as suites: the same cell names as the committed files (made
     before the grayscale convention was a suite key, so scored the MATLAB way)."""
-    from srbench.tradeoff import attack_suites
+    from srbench.experiments.tradeoff import attack_suites
 
     weights = {"unet-gan-det": str(RESULTS / "gan-small/weights/erratic-det.pt"),
                "unet-gan": str(RESULTS / "gan-small/weights/erratic-sto.pt")}

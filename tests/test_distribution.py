@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from srbench.distribution import (fid, frechet_distance, gaussian_stats, knn_radii, precision_recall, w2_1d,
+from srbench.experiments.distribution import (fid, frechet_distance, gaussian_stats, knn_radii, precision_recall, w2_1d,
                                   w2_discrete)
 
 

@@ -8,7 +8,7 @@ import torch
 import srbench
 from srbench.data import load_dataset
 from srbench.data.images import write_image
-from srbench.explore import explore, pairwise_rmse, write_exploration
+from srbench.experiments.explore import explore, pairwise_rmse, write_exploration
 from srbench.core.restorer import Restorer
 
 

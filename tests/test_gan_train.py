@@ -7,7 +7,7 @@ from PIL import Image
 
 from srbench.cli import main as cli
 from srbench.core.errors import UserError
-from srbench.gan.config import load_config
+from srbench.experiments.gan.config import load_config
 
 CONFIG = """
 name: t
@@ -64,7 +64,7 @@ def test_resume_is_bit_identical(config, tmp_path):
 
     r = load_model("unet-gan", weights=tmp_path / "a/robust-sto/ckpt.pt", scale=4)
     assert r.net.base == 4 and r.stochastic
-    from srbench.gan import register_checkpoint
+    from srbench.experiments.gan import register_checkpoint
 
     card = register_checkpoint(tmp_path / "a/robust-sto/ckpt.pt", "my-gan")
     assert load_model("my-gan").net.base == 4 and card.stochastic
@@ -87,7 +87,7 @@ def test_bad_image_folder_and_missing_checkpoint_are_one_line_errors(config, tmp
                 "--n-images", "2"]) == 2
     assert "cannot read checkpoint" in capsys.readouterr().err
     torch.save({"weight": torch.zeros(2)}, tmp_path / "plain.pt")  # a checkpoint, but not a trainer's
-    from srbench.gan import export_weights, register_checkpoint
+    from srbench.experiments.gan import export_weights, register_checkpoint
 
     for call in (lambda: register_checkpoint(tmp_path / "plain.pt"),
                  lambda: export_weights(tmp_path / "plain.pt", tmp_path / "x.pt")):
@@ -112,7 +112,7 @@ def test_paper_configs_load():
 
 
 def test_celeba_preprocessing():
-    from srbench.gan.data import celeba_preprocess
+    from srbench.experiments.gan.data import celeba_preprocess
 
     img = torch.randint(0, 256, (3, 218, 178), dtype=torch.uint8)
     out = celeba_preprocess(img)

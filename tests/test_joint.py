@@ -5,7 +5,7 @@ import torch
 from srbench.data.bicubic import imresize
 from srbench.data.demo import skimage_image
 from srbench.core.errors import UserError
-from srbench.joint import bring_to_size, get_extractor, joint_index, pair_features, tiles
+from srbench.experiments.joint import bring_to_size, get_extractor, joint_index, pair_features, tiles
 
 
 @pytest.fixture(scope="module")

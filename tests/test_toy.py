@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from srbench.core.errors import UserError
-from srbench.toy import LEARNED, ToyConfig, quick_config, run_toy
-from srbench.toy.data import ToyData, sample_disk
-from srbench.toy.estimators import sine_estimator, zigzag, zigzag_w2
-from srbench.toy.experiment import evaluate, full_config, train_learned
+from srbench.experiments.toy import LEARNED, ToyConfig, quick_config, run_toy
+from srbench.experiments.toy.data import ToyData, sample_disk
+from srbench.experiments.toy.estimators import sine_estimator, zigzag, zigzag_w2
+from srbench.experiments.toy.experiment import evaluate, full_config, train_learned
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_run_toy_outputs_and_same_seed_same_numbers(tmp_path):
     # across seeds: each estimator's runs pooled, duplicates of one seed refused
     import pandas as pd
 
-    from srbench.toy.seeds import across_seeds
+    from srbench.experiments.toy.seeds import across_seeds
 
     summary = across_seeds([tmp_path / "a", tmp_path / "c"]).set_index("estimator")
     assert summary.loc["erratic-stoch", "n"] == 2 and summary.loc["robust-det", "n"] == 1
@@ -107,7 +107,7 @@ def test_run_toy_outputs_and_same_seed_same_numbers(tmp_path):
 def test_bad_input_is_a_user_error(tmp_path):
     with pytest.raises(UserError, match="unknown toy estimator"):
         run_toy(_tiny(estimators=("nope",)), tmp_path, progress=False)
-    from srbench.commands import toy
+    from srbench.cli.commands import toy
     p = argparse.ArgumentParser()
     sub = p.add_subparsers()
     assert isinstance(toy.add_parser(sub), argparse.ArgumentParser)
@@ -118,7 +118,7 @@ def test_bad_input_is_a_user_error(tmp_path):
 
 
 def _cli(args):
-    from srbench.commands import toy
+    from srbench.cli.commands import toy
     p = argparse.ArgumentParser()
     sub = p.add_subparsers()
     toy.add_parser(sub)
@@ -174,8 +174,8 @@ def test_resume_refuses_a_checkpoint_of_the_other_scale(tmp_path):
 
 
 def test_slopes_and_dead_units_against_hand_computed_values():
-    from srbench.toy.experiment import dead_units, slopes
-    from srbench.toy.networks import MLP
+    from srbench.experiments.toy.experiment import dead_units, slopes
+    from srbench.experiments.toy.networks import MLP
 
     y = torch.linspace(-0.9, 0.9, 101)[:, None]
     s = slopes(sine_estimator(1.0), y, None)
@@ -198,8 +198,8 @@ def test_across_seeds_counts_thresholds_and_constant_runs(tmp_path):
     """Hand-written tables of three seeds: means, the > 0.9 counts and the constant count."""
     import json
 
-    from srbench.toy.seeds import across_seeds
-    from srbench.toy.table import COLUMNS
+    from srbench.experiments.toy.seeds import across_seeds
+    from srbench.experiments.toy.table import COLUMNS
 
     rows = {  # seed -> (precision, recall, slope_y, slope_z, sqrt(R~) of x2) of robust-stoch
         0: (0.95, 0.93, 4e-3, 1.5, 1e-5), 1: (0.96, 0.85, 5e-3, 1.6, 2e-5), 2: (1.0, 0.015, 0.0, 0.0, 0.0)}
@@ -243,7 +243,7 @@ def test_precision_recall_of_the_data_itself_is_near_one():
     """The metric's own floor on the toy data: two independent 1000-point samples of the disk
     score P and R >= 0.99 (results/toy/README.md quotes 0.998 +- 0.002 over 200 draws), so a
     learned recall of 0.84 is a property of the estimator, not noise of the metric."""
-    from srbench.distribution import precision_recall
+    from srbench.experiments.distribution import precision_recall
 
     for seed in range(5):
         g = torch.Generator().manual_seed(seed)
@@ -255,9 +255,9 @@ def test_x2_robustness_against_known_values():
     """sqrt(R~) of x2 alone beside the full output, with a saturating attack (lr = eps: |d| = eps):
     g ignoring y gives x2 0 and full eps (the first coordinate's floor); g = c y gives |c| eps and
     sqrt(1 + c^2) eps; a seed added to g cancels (same seed on both sides)."""
-    from srbench.toy.estimators import HandMade
-    from srbench.toy.experiment import robustness_values
-    from srbench.toy.networks import ToyGenerator
+    from srbench.experiments.toy.estimators import HandMade
+    from srbench.experiments.toy.experiment import robustness_values
+    from srbench.experiments.toy.networks import ToyGenerator
 
     eps, c = 1e-3, 3.0
     cfg = full_config(0, attack_lr=eps, n_seeds=5)
@@ -284,7 +284,7 @@ def test_fill_x2_adds_only_the_new_column(tmp_path):
 
     import pandas as pd
 
-    from srbench.toy.fill import NEW_COLUMN, fill_x2
+    from srbench.experiments.toy.fill import NEW_COLUMN, fill_x2
 
     ck = str(tmp_path / "ck")
     run_toy(_tiny(0, estimators=("erratic-det", "robust-stoch")), tmp_path / "run", ckpt_dir=ck, progress=False)

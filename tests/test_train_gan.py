@@ -3,10 +3,10 @@ import math
 import pytest
 import torch
 
-from srbench.toy.data import ToyData
-from srbench.toy.networks import MLP, ToyGenerator, consistency
+from srbench.experiments.toy.data import ToyData
+from srbench.experiments.toy.networks import MLP, ToyGenerator, consistency
 from srbench.attacks.adam_l2 import l2_project, random_in_ball, sensitivity
-from srbench.train import AdamL2Attack, GANConfig, GANTrainer
+from srbench.experiments.training import AdamL2Attack, GANConfig, GANTrainer
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +101,7 @@ def test_attack_on_images_per_sample_ball():
     y = torch.rand(3, 3, 8, 8)
     att = AdamL2Attack(eps=0.5, steps=5, lr=0.1, n_seeds=4)
     g = torch.Generator().manual_seed(0)
-    from srbench.train.robustness import draw_seeds
+    from srbench.experiments.training.robustness import draw_seeds
     z, n = draw_seeds(sample_z, y, 4, g)
     assert n == 4 and z.shape == (12, 3, 8, 8)
     d = att.perturb(fn, y, z, n, g)

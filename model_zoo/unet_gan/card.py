@@ -5,7 +5,7 @@ benchmarks/gan-*.yaml`` and pass the checkpoint: ``srbench run --models
 unet-gan --weights unet-gan=runs/gan/ckpt.pt`` (the trainer's checkpoint is
 accepted as is). The U-Net is rebuilt to the checkpoint's base width; the
 degradation is picked with ``--scale`` (1 = inpainting, 4/8/16 = box SR) and
-checked against the one recorded in the checkpoint. ``srbench.gan.register_checkpoint(path, name)``
+checked against the one recorded in the checkpoint. ``srbench.experiments.gan.register_checkpoint(path, name)``
 registers a local card for a checkpoint (name, arch and weights from the file).
 """
 from srbench.models.card import ModelCard

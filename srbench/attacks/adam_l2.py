@@ -9,8 +9,8 @@ projected onto the L2 ball after every step. The pieces, each written once:
 
 - :func:`adam_ascent`: the Adam loop (any objective; optionally keeping the
   best iterate), used by the benchmark attack :class:`AdamL2`, by the
-  trainers' robustness term (:class:`srbench.train.robustness.AdamL2Attack`)
-  and by posterior exploration (:mod:`srbench.explore`);
+  trainers' robustness term (:class:`srbench.experiments.training.robustness.AdamL2Attack`)
+  and by posterior exploration (:mod:`srbench.experiments.explore`);
 - :func:`sensitivity_objective`: Eq. 6's objective and its gradient, with the
   seeds batched ``chunk`` at a time (same result); :func:`sensitivity`: the
   same quantity as a differentiable function of the model's parameters (the

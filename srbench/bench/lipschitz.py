@@ -11,7 +11,7 @@ Every K(y) is a lower bound of the (local) Lipschitz constant of f; the
 strongest attack found gives the tightest one, so :func:`strongest_k` keeps
 the largest K over several attacks and budgets. The paper's bound
 Lip(f) >= m1 / sqrt(W_p(p_{X,Y}, p_{Xhat,Y})) - m2 relates it to the joint
-perceptual index (:mod:`srbench.joint`).
+perceptual index (:mod:`srbench.experiments.joint`).
 
 Per model, K is reported as mean, median and max over images
 (:func:`summarize`, :func:`k_report`); the per-image ``lipschitz_k`` column

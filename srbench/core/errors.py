@@ -5,7 +5,7 @@ Library code speaks of *options* (as suites and the Python API spell them:
 things *flags* (``--steps``, ``--data-root``, ``--weights``). A message
 names an option with a ``{name}`` placeholder declared in ``options``
 (name -> example value, or ""); ``str(error)`` writes the option name, and
-the CLI writes the flag of the running command instead (``srbench/cli.py``).
+the CLI writes the flag of the running command instead (``srbench/cli/__init__.py``).
 """
 from __future__ import annotations
 

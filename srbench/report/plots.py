@@ -55,7 +55,7 @@ def fig7(table: pd.DataFrame, output: str | Path) -> Path:
 def tradeoff(summary: pd.DataFrame, output: str | Path, y: str = "both") -> Path:
     """Perception-robustness tradeoff: robustness (Eq. 9, dB) and/or log10 K against jfid.
 
-    ``summary`` has one row per model x dataset (``srbench.tradeoff`` writes it
+    ``summary`` has one row per model x dataset (``srbench.experiments.tradeoff`` writes it
     as summary.csv) with columns model, dataset, jfid, robustness, k_mean.
     One point per model and degradation: colour = model, marker = dataset.
     """
@@ -73,7 +73,7 @@ def tradeoff(summary: pd.DataFrame, output: str | Path, y: str = "both") -> Path
         {"k_mean"} if "logk" in panels else set())
     missing = sorted(need - set(summary.columns))
     if missing or summary.empty:
-        raise UserError(f"the tradeoff table lacks {', '.join(missing) or 'rows'} (make it with python -m srbench.tradeoff)")
+        raise UserError(f"the tradeoff table lacks {', '.join(missing) or 'rows'} (make it with srbench tradeoff)")
     models = list(dict.fromkeys(summary["model"]))
     datasets = list(dict.fromkeys(summary["dataset"]))
     colors = {m: f"C{i % 10}" for i, m in enumerate(models)}

@@ -1,5 +1,5 @@
 """Training: the GAN trainer shared by the toy study and the image GANs, and the robustness term."""
-from srbench.train.gan import GANConfig, GANTrainer
-from srbench.train.robustness import AdamL2Attack
+from srbench.experiments.training.trainer import GANConfig, GANTrainer
+from srbench.experiments.training.robustness import AdamL2Attack
 
 __all__ = ["GANConfig", "GANTrainer", "AdamL2Attack"]

@@ -4,7 +4,7 @@ For clean images x (N x 3 x H x W in [0, 1]) and y = D(x):
 
 - ``fid``, ``precision``, ``recall``: one sample G(y, Z) per input against
   the clean images, in the features of a pluggable extractor
-  (:mod:`srbench.gan.features`); precision/recall with k = 3 (Kynkäänniemi
+  (:mod:`srbench.experiments.gan.features`); precision/recall with k = 3 (Kynkäänniemi
   et al. 2019). Omitted when no extractor is given.
 - ``std``: per-pixel standard deviation over ``n_samples`` samples per input
   (unbiased), averaged over pixels and inputs (0 for a deterministic model).
@@ -69,7 +69,7 @@ def gan_metrics(restorer, x: torch.Tensor, degradation: Degradation, *, extracto
     else:
         res["std"] = 0.0
     if extractor is not None:
-        from srbench.distribution import fid, precision_recall
+        from srbench.experiments.distribution import fid, precision_recall
 
         fr = extractor(x) if real_features is None else real_features
         ff = extractor(one)

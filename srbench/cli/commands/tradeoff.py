@@ -1,4 +1,4 @@
-"""`srbench tradeoff`: the perception-robustness tradeoff experiment (srbench/tradeoff.py)."""
+"""`srbench tradeoff`: the perception-robustness tradeoff experiment (srbench/experiments/tradeoff.py)."""
 from __future__ import annotations
 
 INTERRUPTED = "finished attack cells are kept; re-run the same command to resume"
@@ -9,7 +9,7 @@ def _csv(kind):
 
 
 def add_parser(sub):
-    from srbench.tradeoff import TradeoffConfig
+    from srbench.experiments.tradeoff import TradeoffConfig
 
     d = TradeoffConfig()
     p = sub.add_parser("tradeoff", help="the perception-robustness tradeoff experiment (ICML 2024)",
@@ -42,8 +42,8 @@ def add_parser(sub):
 
 
 def main(args) -> int:
-    from srbench.commands.run import weights_flags
-    from srbench.tradeoff import TradeoffConfig, run
+    from srbench.cli.commands.run import weights_flags
+    from srbench.experiments.tradeoff import TradeoffConfig, run
 
     config = TradeoffConfig(models=args.models, datasets=args.datasets, scale=args.scale, alphas=args.alphas,
                             ifgsm_steps=args.ifgsm_steps,

@@ -1,6 +1,6 @@
 """The ``srbench`` command: thin parsing around the Python API.
 
-Each subcommand is a module ``srbench/commands/<name>.py`` with ``add_parser``
+Each subcommand is a module ``srbench/cli/commands/<name>.py`` with ``add_parser``
 (declares its arguments) and ``main(args)`` (calls the API, prints). Errors
 the user can fix (:class:`srbench.core.errors.UserError`, and OS errors about a
 named path: unwritable output, missing folder) become one line on stderr and
@@ -19,10 +19,10 @@ from srbench.core.errors import UserError
 
 
 def command_names() -> list[str]:
-    """Every module of srbench.commands is a subcommand (one file per command)."""
-    import srbench.commands
+    """Every module of srbench.cli.commands is a subcommand (one file per command)."""
+    import srbench.cli.commands
 
-    return sorted(m.name for m in pkgutil.iter_modules(srbench.commands.__path__) if not m.name.startswith("_"))
+    return sorted(m.name for m in pkgutil.iter_modules(srbench.cli.commands.__path__) if not m.name.startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"srbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in command_names():
-        module = importlib.import_module(f"srbench.commands.{name}")
+        module = importlib.import_module(f"srbench.cli.commands.{name}")
         p = module.add_parser(sub)
         p.set_defaults(_main=module.main, _interrupted=getattr(module, "INTERRUPTED", None), _flags=flags_of(p))
     return parser

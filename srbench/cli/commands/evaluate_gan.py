@@ -36,8 +36,8 @@ def add_parser(sub):
 def main(args):
     import json
 
-    from srbench.gan.data import load_data
-    from srbench.gan.evaluate import evaluate_checkpoints, find_checkpoints, render
+    from srbench.experiments.gan.data import load_data
+    from srbench.experiments.gan.evaluate import evaluate_checkpoints, find_checkpoints, render
     from srbench.core.restorer import resolve_device
 
     for key in ("n_images", "samples", "seeds"):
@@ -48,7 +48,7 @@ def main(args):
         writable_dir(out.parent, "the folder of --out")  # fail now, not after the evaluation
     checkpoints = find_checkpoints(args.checkpoints)  # a wrong path fails before the data are read
     if args.config:
-        from srbench.gan.config import load_config
+        from srbench.experiments.gan.config import load_config
 
         cfg = load_config(args.config)
         data = load_data(cfg["data"])

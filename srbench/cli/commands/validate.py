@@ -28,7 +28,7 @@ def main(args):
             continue
         training = "train" in raw and "models" not in raw
         if training:
-            from srbench.gan.config import DEFAULT_VARIANTS, config_problems
+            from srbench.experiments.gan.config import DEFAULT_VARIANTS, config_problems
 
             problems = config_problems(raw)
         else:

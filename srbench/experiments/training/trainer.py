@@ -12,7 +12,7 @@ Everything problem-specific is a parameter:
   default); the critic and the robustness term see ``consistency(generator(y,
   z), y)``;
 - ``robustness(fn, y, sample_z, rng) -> per-sample R~`` with gradients to fn's
-  parameters, e.g. :meth:`srbench.train.robustness.AdamL2Attack.penalty`;
+  parameters, e.g. :meth:`srbench.experiments.training.robustness.AdamL2Attack.penalty`;
   its mean times ``lambda_r`` is added on every ``robust_every``-th generator
   step;
 - ``validate(trainer, step) -> dict`` called every ``val_every`` steps and at

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from srbench.distribution import w2_discrete
+from srbench.experiments.distribution import w2_discrete
 
 __all__ = ["HandMade", "sine_estimator", "zigzag", "zigzag_estimator", "zigzag_w2", "sample_square"]
 
@@ -65,7 +65,7 @@ def zigzag_w2(f: int, grid: int = 40) -> dict:
     Both laws are quantised deterministically with n = grid^2 equal-weight points: the square
     by the centres of a grid x grid lattice, the output by Y at the mid-quantiles (i + 1/2)/n
     mapped through G_f. The W2 between the two point sets is computed exactly (optimal
-    assignment, :func:`srbench.distribution.w2_discrete`). By the triangle inequality the
+    assignment, :func:`srbench.experiments.distribution.w2_discrete`). By the triangle inequality the
     continuous W2 lies within ``err`` of that number, where
     err = W2(lattice, U) + W2(quantised output, output) <= 1/(grid sqrt 6) + sqrt(1 + 4 f^2)/(n sqrt 12)
     (the first term is exact: the lattice is the nearest-centre quantiser). ``upper`` is the

@@ -46,14 +46,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def main(args) -> int:
     if args.summarize:
-        from srbench.toy.seeds import across_seeds, across_seeds_markdown
+        from srbench.experiments.toy.seeds import across_seeds, across_seeds_markdown
 
         print(across_seeds_markdown(across_seeds(args.summarize)), end="")
         return 0
     if args.fill_x2:
         return _fill_x2(args)
     from srbench.core.restorer import resolve_device
-    from srbench.toy.experiment import fmt_seconds, full_config, quick_config, table_rows
+    from srbench.experiments.toy.experiment import fmt_seconds, full_config, quick_config, table_rows
 
     if args.steps is not None and args.steps < 1:
         raise UserError(f"--steps must be a positive integer, got {args.steps}; e.g. --steps 200")
@@ -81,7 +81,7 @@ def main(args) -> int:
         import torch
         torch.set_num_threads(args.threads)
     command = _command()
-    from srbench.toy.experiment import run_toy
+    from srbench.experiments.toy.experiment import run_toy
 
     # a --quick smoke run trains afresh each time (its checkpoints are throwaway) unless --resume says otherwise
     resume = args.resume or not (args.fresh or args.quick)
@@ -99,7 +99,7 @@ def main(args) -> int:
 
 
 def _fill_x2(args) -> int:
-    from srbench.toy.fill import NEW_COLUMN, fill_x2
+    from srbench.experiments.toy.fill import NEW_COLUMN, fill_x2
 
     table = fill_x2(args.fill_x2, ckpt_dir=args.ckpt_dir, command=_command())
     blank = list(table.loc[table[NEW_COLUMN] == "", "estimator"])

@@ -25,8 +25,8 @@ def add_parser(sub):
 def main(args):
     import json
 
-    from srbench.gan.config import load_config
-    from srbench.gan.train import train_variant
+    from srbench.experiments.gan.config import load_config
+    from srbench.experiments.gan.train import train_variant
 
     cfg = load_config(args.config)
     variants = args.variant or list(cfg["variants"])

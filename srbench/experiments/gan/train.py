@@ -1,4 +1,4 @@
-"""`srbench train`: the U-Net GANs of Ohayon et al. (2023) on :class:`srbench.train.GANTrainer`.
+"""`srbench train`: the U-Net GANs of Ohayon et al. (2023) on :class:`srbench.experiments.training.GANTrainer`.
 
 One variant = one run folder ``OUT/<variant>/`` holding ``ckpt.pt`` (full
 resumable state: models, optimizers, schedulers, RNG, step, history; plus
@@ -10,7 +10,7 @@ validation metrics) and ``metrics.json`` (last validation).
 The estimator is :class:`model_zoo.unet_gan.model.UNetGANRestorer` itself
 (network input, U-Net and consistency projection), so the critic and the
 robustness term see consistent outputs. The robustness term is
-:meth:`srbench.train.robustness.AdamL2Attack.penalty` (same-seed sensitivity,
+:meth:`srbench.experiments.training.robustness.AdamL2Attack.penalty` (same-seed sensitivity,
 5 Adam steps, lr 1, L2 ball whose radius gives the target AI-PSNR).
 """
 from __future__ import annotations
@@ -27,12 +27,12 @@ from model_zoo.unet_gan.arch import ResNetCritic
 from model_zoo.unet_gan.model import UNetGANRestorer
 from srbench.attacks.adam_l2 import eps_for_input_psnr
 from srbench.core.degradations import get_degradation
-from srbench.gan.config import variant_config
-from srbench.gan.data import ImageData, load_data
-from srbench.gan.metrics import gan_metrics
+from srbench.experiments.gan.config import variant_config
+from srbench.experiments.gan.data import ImageData, load_data
+from srbench.experiments.gan.metrics import gan_metrics
 from srbench.core.restorer import resolve_device
 from srbench.files import atomic_write_text, writable_dir
-from srbench.train import AdamL2Attack, GANConfig, GANTrainer
+from srbench.experiments.training import AdamL2Attack, GANConfig, GANTrainer
 
 
 class ImageGANTrainer(GANTrainer):
@@ -58,7 +58,7 @@ def robust_eps(vcfg: dict, size: int) -> float:
 
 def build(vcfg: dict, out_dir: str | Path, device: str = "cpu", progress: bool = True,
           train_data: ImageData | None = None, val_data: ImageData | None = None) -> ImageGANTrainer:
-    """The trainer of one variant config (see :func:`srbench.gan.config.variant_config`)."""
+    """The trainer of one variant config (see :func:`srbench.experiments.gan.config.variant_config`)."""
     out_dir = Path(out_dir)
     deg = get_degradation(vcfg["degradation"])
     m, t, r, v = vcfg["model"], vcfg["train"], vcfg["robustness"], vcfg["validation"]

@@ -1,7 +1,7 @@
 """The toy study of paper 1, end to end: data, hand-made and learned estimators, metrics, outputs.
 
 ``run_toy(ToyConfig(...), out_dir)`` trains the four learned estimators with
-the shared GAN trainer (:mod:`srbench.train.gan`), evaluates every estimator
+the shared GAN trainer (:mod:`srbench.experiments.training.trainer`), evaluates every estimator
 (precision/recall with k = 5 on raw 2-D points, robustness sqrt(R~) of Eq. 7
 with the seed-averaged Adam attack), computes the Appendix C W2 curve, and
 writes the table (markdown + CSV), the figures and ``run.json``.
@@ -19,14 +19,14 @@ from multiprocessing import get_context
 
 import torch
 
-from srbench.distribution import precision_recall, w2_1d
+from srbench.experiments.distribution import precision_recall, w2_1d
 from srbench.core.errors import UserError
 from srbench.files import atomic_write_text, writable_dir
-from srbench.toy.data import ToyData
-from srbench.toy.estimators import sample_square, sine_estimator, zigzag_estimator, zigzag_w2
-from srbench.toy.networks import MLP, ToyGenerator, consistency
-from srbench.train.gan import GANConfig, GANTrainer
-from srbench.train.robustness import AdamL2Attack
+from srbench.experiments.toy.data import ToyData
+from srbench.experiments.toy.estimators import sample_square, sine_estimator, zigzag_estimator, zigzag_w2
+from srbench.experiments.toy.networks import MLP, ToyGenerator, consistency
+from srbench.experiments.training.trainer import GANConfig, GANTrainer
+from srbench.experiments.training.robustness import AdamL2Attack
 
 __all__ = ["ToyConfig", "LEARNED", "ROBUST_SCALES", "run_toy", "quick_config", "full_config"]
 
@@ -217,7 +217,7 @@ def panel_data(fn, sample_z, domain: str, seed: int, dev="cpu", n_support: int =
     ys = torch.linspace(lo, 1.0, n_support, device=dev)[:, None]
     yi = lo + (1.0 - lo) * torch.rand(n_samples, 1, generator=g, device=dev)
     if domain == "disk":  # inputs distributed like Y = X1 of the disk
-        from srbench.toy.data import sample_disk
+        from srbench.experiments.toy.data import sample_disk
         yi = sample_disk(n_samples, g, dev)[:, :1]
     with torch.no_grad():
         sup = fn(ys, None if sample_z is None else sample_z(ys, 1, g))
@@ -368,8 +368,8 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
     (``resume=True``, the default, as ``srbench train`` does): re-running a finished or interrupted
     study never overwrites hours of training. ``resume=False`` (``--fresh``) starts over.
     """
-    from srbench.toy.figures import plot_panels, plot_training, plot_w2  # matplotlib: only when writing
-    from srbench.toy.table import write_histories, write_tables, write_w2
+    from srbench.experiments.toy.figures import plot_panels, plot_training, plot_w2  # matplotlib: only when writing
+    from srbench.experiments.toy.table import write_histories, write_tables, write_w2
 
     unknown = [e for e in cfg.estimators if e not in LEARNED]
     if unknown:
@@ -424,7 +424,7 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
 
 
 def table_rows(result: dict) -> list[dict]:
-    from srbench.toy.table import summary_rows
+    from srbench.experiments.toy.table import summary_rows
     return summary_rows(result["rows"])
 
 

@@ -2,9 +2,9 @@
 
 Python API::
 
-    from srbench.toy import run_toy, full_config, quick_config
+    from srbench.experiments.toy import run_toy, full_config, quick_config
     result = run_toy(full_config(seed=0), "results/toy", jobs=4, threads=1)
 """
-from srbench.toy.experiment import LEARNED, ToyConfig, full_config, quick_config, run_toy
+from srbench.experiments.toy.experiment import LEARNED, ToyConfig, full_config, quick_config, run_toy
 
 __all__ = ["LEARNED", "ToyConfig", "full_config", "quick_config", "run_toy"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from srbench.core.errors import UserError
-from srbench.toy.table import markdown_table
+from srbench.experiments.toy.table import markdown_table
 
 LATE_VALIDATIONS = 5  # validations averaged for the late-training columns (every 1000 steps: 16k-20k)
 CONSTANT_SLOPE = 1e-3  # below this mean |dg/dy| (and |dg/dz|), an estimator counts as constant

@@ -12,19 +12,18 @@ version, e.g. ``set5`` and ``set5-noisy``) it measures
   output PSNR, same seed) is taken at a reference attack (``ifgsm@2`` by
   default);
 - perceptual quality: jfid, fid and (joint) precision/recall of the clean
-  outputs against the ground truths (:mod:`srbench.joint`), one seeded draw
+  outputs against the ground truths (:mod:`srbench.experiments.joint`), one seeded draw
   per input for stochastic models.
 
 It writes ``summary.csv`` (one row per model x dataset), ``lipschitz.csv``,
 ``perceptual.csv``, ``leaderboard.md`` (the runs' leaderboard, with the
 ``lipschitz_k`` column), ``tradeoff.png`` and ``README.md`` with the command
-and its wall time. Run it as ``srbench tradeoff`` (srbench/commands/tradeoff.py) or
+and its wall time. Run it as ``srbench tradeoff`` (srbench/cli/commands/tradeoff.py) or
 :func:`run` with a :class:`TradeoffConfig`.
 """
 from __future__ import annotations
 
 import math
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,7 +66,7 @@ def perceptual(models: Sequence[str], datasets: Sequence[str], scale: int, data_
     """jfid / fid / precision / recall of each model's clean outputs on each dataset."""
     from srbench.data import load_dataset
     from srbench.bench.evaluate import draw_z
-    from srbench.joint import get_extractor, joint_index
+    from srbench.experiments.joint import get_extractor, joint_index
     from srbench.models import load_model
     from srbench.core.restorer import resolve_device
 
@@ -210,7 +209,7 @@ Redraw the figure: `srbench plot tradeoff {out} -o {out}/tradeoff.png`.
 - `jfid`: Fréchet distance between joint features [phi(x), phi(up(y))] of ground-truth and restored pairs
   (y = the model's input brought to the image size by bicubic); `fid`: the same on phi(x) alone;
   features `{c.features}`, tiles of {c.patch or 'whole images'} px, one sample per tile
-  (see `srbench/joint.py`). Compare only numbers made with the same extractor and tiles.
+  (see `srbench/experiments/joint.py`). Compare only numbers made with the same extractor and tiles.
 - `k_*`: K(y) = ||f(y + d*) - f(y)||_2 / ||d*||_2 with d* the strongest of the attacks below
   (largest K per image), mean / median / max over images (`lipschitz.csv`).
 - `robustness`: Eq. 9 adversarial output PSNR (same seed) at `{c.reference}`, with its input PSNR.
@@ -221,9 +220,3 @@ Redraw the figure: `srbench plot tradeoff {out} -o {out}/tradeoff.png`.
 - `*-noisy` datasets: bicubic x{c.scale} + Gaussian noise of sigma 10/255 (`srbench/data/noisy.py`).
 """
     atomic_write_text(out / "README.md", text)
-
-
-if __name__ == "__main__":  # the former entry point: the same as `srbench tradeoff ARGS`
-    from srbench.cli import main
-
-    sys.exit(main(["tradeoff", *sys.argv[1:]]))

@@ -2,7 +2,7 @@
 
 Each checkpoint written by ``srbench train`` (or a run folder holding
 ``ckpt.pt``) is loaded as a restorer and scored on clean evaluation images
-with :func:`srbench.gan.metrics.gan_metrics`: FID, precision, recall (k = 3)
+with :func:`srbench.experiments.gan.metrics.gan_metrics`: FID, precision, recall (k = 3)
 in the features of a pluggable extractor, per-pixel std over ``n_samples``
 samples per input, Eq. 9 robustness and AI-PSNR of the adam-l2 attack at a
 target AI-PSNR, consistency PSNR and PSNR to the clean image.
@@ -18,7 +18,7 @@ from typing import Iterable
 import torch
 
 from srbench.core.errors import UserError
-from srbench.gan import checkpoint_card, read_trainer_checkpoint
+from srbench.experiments.gan import checkpoint_card, read_trainer_checkpoint
 from srbench.core.restorer import DEFAULT_N_SEEDS
 
 COLUMNS = ["model", "step", "fid", "precision", "recall", "std", "robustness_psnr", "ai_psnr",
@@ -51,8 +51,8 @@ def evaluate_checkpoints(ckpts: list[Path], x: torch.Tensor, *, features: str = 
                          n_samples: int = 32, n_seeds: int = DEFAULT_N_SEEDS, attack_images: int | None = None,
                          input_psnr: float = 34.0, seed: int = 0, device: str | torch.device = "cpu",
                          batch_size: int = 16, names: list[str] | None = None) -> list[dict]:
-    from srbench.gan.features import get_extractor
-    from srbench.gan.metrics import gan_metrics
+    from srbench.experiments.gan.features import get_extractor
+    from srbench.experiments.gan.metrics import gan_metrics
 
     extractor = get_extractor(features, device) if features != "none" else None
     real = extractor(x) if extractor is not None else None

@@ -17,7 +17,7 @@
   (``scipy.optimize.linear_sum_assignment``; scipy ships with scikit-image).
   This is exact discrete optimal transport, not an entropic approximation;
   how close it is to the W2 of the underlying continuous measures depends on
-  how the point clouds were made (see :func:`srbench.toy.estimators.zigzag_w2`).
+  how the point clouds were made (see :func:`srbench.experiments.toy.estimators.zigzag_w2`).
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The image GANs of Ohayon et al. (2023): training configs, data, training, Table 1 metrics.
 
-See docs/gan.md. Entry points: :func:`srbench.gan.train.train_variant`,
-:func:`srbench.gan.evaluate.evaluate_checkpoints`, :func:`register_checkpoint`.
+See docs/gan.md. Entry points: :func:`srbench.experiments.gan.train.train_variant`,
+:func:`srbench.experiments.gan.evaluate.evaluate_checkpoints`, :func:`register_checkpoint`.
 """
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ samples, in the feature space of a pluggable extractor:
   features of {(x_i, y_i)} and {(xhat_i, y_i)}; ``fid`` the plain one of
   {phi(x_i)} against {phi(xhat_i)}; ``jprecision``/``jrecall`` and
   ``precision``/``recall`` (k = 3, Kynkäänniemi et al. 2019) likewise
-  (:mod:`srbench.distribution` does the statistics).
+  (:mod:`srbench.experiments.distribution` does the statistics).
 
 Benchmark sets are small (Set5: 5 images), so by default every image is cut
 into non-overlapping ``patch`` x ``patch`` tiles (the same tiles of x, xhat
@@ -37,8 +37,8 @@ import torch
 from torch import nn
 
 from srbench.data.bicubic import imresize
-from srbench.distribution import fid as _fid
-from srbench.distribution import precision_recall
+from srbench.experiments.distribution import fid as _fid
+from srbench.experiments.distribution import precision_recall
 from srbench.core.errors import UserError
 from srbench.core.registry import Registry
 

@@ -7,7 +7,7 @@ def add_parser(sub):
     p = sub.add_parser("plot", help="draw the figures of the papers from runs")
     p.add_argument("figure", choices=FIGURES)
     p.add_argument("runs", nargs="*", help="fig7, perception: run folders (default: every run under results/runs); "
-                                           "tradeoff: a folder made by `python -m srbench.tradeoff` or its summary.csv "
+                                           "tradeoff: a folder made by `srbench tradeoff` or its summary.csv "
                                            "(default results/tradeoff)")
     p.add_argument("--output", "-o", required=True, help="PNG file to write")
     p.add_argument("--y", choices=["both", "robustness", "logk"],
@@ -24,7 +24,7 @@ def main(args):
         import pandas as pd
 
         from srbench.report.plots import tradeoff
-        from srbench.tradeoff import load_summary
+        from srbench.experiments.tradeoff import load_summary
 
         table = pd.concat([load_summary(p) for p in (args.runs or ["results/tradeoff"])], ignore_index=True)
         path = tradeoff(table, args.output, y=args.y or "both")

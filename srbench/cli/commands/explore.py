@@ -33,7 +33,7 @@ def main(args):
     from srbench.data import bicubic_lr, mod_crop
     from srbench.data.images import read_image
     from srbench.core.errors import UserError
-    from srbench.explore import explore, write_exploration
+    from srbench.experiments.explore import explore, write_exploration
     from srbench.models import load_model
     from srbench.files import writable_dir
 

@@ -46,9 +46,9 @@ def fill_x2(folder: str | Path, ckpt_dir: str | None = None, command: str | None
 
 def _recompute(old: pd.DataFrame, cfg_dict: dict, ckpt_dir: str | None) -> pd.DataFrame:
     """The rows that can be recomputed, as the table writer would write them (strings, by estimator)."""
-    from srbench.toy.data import ToyData
-    from srbench.toy.experiment import config_from_dict, hand_made_results, train_learned, zigzag_results
-    from srbench.toy.table import summary_frame
+    from srbench.experiments.toy.data import ToyData
+    from srbench.experiments.toy.experiment import config_from_dict, hand_made_results, train_learned, zigzag_results
+    from srbench.experiments.toy.table import summary_frame
 
     cfg = config_from_dict(cfg_dict)
     data = ToyData.make(cfg.seed, cfg.n_train, cfg.n_val, device=cfg.device)
@@ -82,7 +82,7 @@ def _merge(old: pd.DataFrame, fresh: pd.DataFrame, where: Path) -> pd.DataFrame:
 
 def _rewrite_markdown(path: Path, table: pd.DataFrame) -> None:
     """Keep the note above the table (adding the new column's sentence) and rewrite the table."""
-    from srbench.toy.table import X2_NOTE, markdown_table
+    from srbench.experiments.toy.table import X2_NOTE, markdown_table
 
     text = path.read_text() if path.is_file() else ""
     note = text[: text.find("| estimator")] if "| estimator" in text else ""
