@@ -7,7 +7,7 @@ import json
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from model_zoo.unet_gan.arch import ResNetCritic
+from srbench.experiments.gan.critic import ResNetCritic
 from model_zoo.unet_gan.model import UNetGANRestorer
 
 

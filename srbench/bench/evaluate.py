@@ -23,13 +23,13 @@ import torch
 
 from srbench.attacks import LINF_ALPHA, Attack
 from srbench.attacks.targets import OTHER_IMAGE, REGION, partner, region_target, resized
-from srbench.data import SRPair
 from srbench.bench.lipschitz import per_image_k
 from srbench.core.metric_table import metric_names
-from srbench.core.niqe import niqe
 from srbench.core.metrics import (DEFAULT_GRAY_CONVENTION, batch_psnr, check_gray_convention, fidelity,
                              linf_lower_bound_psnr, perturbation_norms)
+from srbench.core.niqe import niqe
 from srbench.core.restorer import DEFAULT_N_SEEDS, Restorer, Z, chunked_restore, merge_z, repeat_seeds, z_to
+from srbench.data import SRPair
 
 FIDELITY_KEYS = tuple(metric_names("fidelity"))  # psnr_y, ssim_y, psnr_rgb, ssim_rgb
 

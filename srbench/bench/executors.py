@@ -38,18 +38,19 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 
 from srbench.attacks import LINF_ALPHA
-from srbench.core.errors import UserError, shown
 from srbench.bench.evaluate import CellEvaluator, batches
-from srbench.bench.saved_images import ImageSaver, save_perturbation
-from srbench.models import MODELS, get_card, load_model, register_model, training_of
 from srbench.bench.progress import Progress
-from srbench.core.registry import Registry
 from srbench.bench.provenance import environment, utc_now
-from srbench.core.restorer import resolve_device
+from srbench.bench.saved_images import ImageSaver, save_perturbation
 from srbench.bench.speed import SpeedOptions, apply_speed
-from srbench.files import write_json
 from srbench.bench.store import RunStore, check_result_file, read_result_file
 from srbench.bench.suite import Cell, Suite
+from srbench.core.errors import UserError, shown
+from srbench.core.registry import Registry
+from srbench.core.restorer import resolve_device
+from srbench.data import load_dataset
+from srbench.files import write_json
+from srbench.models import MODELS, get_card, load_model, register_model, training_of
 
 # ----------------------------------------------------------------------------- sharding
 
@@ -118,8 +119,6 @@ class Worker:
         return self.restorer
 
     def pairs(self, suite: Suite, dataset: str) -> list:
-        from srbench.data import load_dataset
-
         key = (dataset, suite.scale, suite.data_root, suite.limit)
         if key not in self.datasets:
             self.datasets = {key: load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)}
@@ -305,8 +304,6 @@ class RayExecutor:
         return ray
 
     def units(self, suite: Suite, todo: list[Cell]) -> list[WorkUnit]:
-        from srbench.data import load_dataset
-
         units = []
         for (model, dataset), unit_cells in _group(todo).items():
             pairs = load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from srbench.attacks import Attack
+from srbench.core.errors import UserError
 from srbench.core.restorer import Restorer, Z, batch_size_of_z, chunked_restore
 
 __all__ = ["per_image_k", "lipschitz_k", "strongest_k", "summarize", "k_report"]
@@ -118,8 +119,6 @@ def k_report(rows, by: Sequence[str] = ("model", "dataset", "scale")):
 
     df = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows))
     if "lipschitz_k" not in df or df["lipschitz_k"].notna().sum() == 0:
-        from srbench.core.errors import UserError
-
         raise UserError("no lipschitz_k values in these rows: run an attack (ifgsm, adam-l2) first")
     by = [c for c in by if c in df]
     df = df[df["lipschitz_k"].notna()]

@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from srbench.core.errors import UserError
-from srbench.models import get_card, parse_model_spec
 from srbench.bench.suite import Suite
+from srbench.core.errors import UserError
+from srbench.data import load_dataset
+from srbench.models import get_card, parse_model_spec
 from srbench.models.weights import sha256_of
 
 
@@ -62,8 +63,6 @@ def model_weights(suite: Suite, model: str) -> ModelWeights:
 
 def dataset_images(suite: Suite, dataset: str) -> list[str]:
     """The names of the images a cell of ``dataset`` evaluates (read once, so a bad file shows up now)."""
-    from srbench.data import load_dataset
-
     return [pair.name for pair in load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)]
 
 

@@ -20,12 +20,12 @@ from srbench.bench.executors import make_executor, parse_shard, shard_cells
 from srbench.bench.preflight import Plan, preflight
 from srbench.bench.progress import Progress
 from srbench.bench.provenance import environment, utc_now
-from srbench.core.restorer import resolve_device
 from srbench.bench.saved_images import saved_images
 from srbench.bench.speed import SpeedOptions
-from srbench.files import writable_dir
 from srbench.bench.store import NO_FILE, RunStore
 from srbench.bench.suite import Cell, Suite, cells
+from srbench.core.restorer import resolve_device
+from srbench.files import writable_dir
 
 
 def cell_statuses(suite: Suite, store: RunStore, shard: tuple[int, int] | None = None,

@@ -26,10 +26,12 @@ from typing import Any, Callable
 
 import yaml
 
+from srbench.attacks import ATTACKS
 from srbench.core.errors import UserError, shown
 from srbench.core.metrics import DEFAULT_GRAY_CONVENTION, GRAY_CONVENTIONS, LEGACY_GRAY_CONVENTION
-from srbench.models import MODELS, is_checkpoint_spec, parse_model_spec, weights_through_defenses
 from srbench.core.registry import did_you_mean
+from srbench.data import DATASETS
+from srbench.models import MODELS, is_checkpoint_spec, parse_model_spec, weights_through_defenses
 
 SUITE_KEYS = {"name", "description", "models", "datasets", "scale", "attack", "attacks", "alphas", "limit",
               "data_root", "device", "seed", "batch_size", "weights", "diversity_samples",
@@ -78,8 +80,6 @@ class Suite:
 
     def budgets(self) -> list[float | None]:
         """The budget of each cell: the ``alphas`` as numbers in the attack's unit; [None] for an attack without one."""
-        from srbench.attacks import ATTACKS
-
         return [None] if ATTACKS.get(self.attack_name).budget is None else [float(a) for a in self.alphas]
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,8 +194,6 @@ def _repeated(items: list) -> list:
 
 
 def _dataset_problems(raw: dict[str, Any]) -> list[str]:
-    from srbench.data import DATASETS
-
     if "datasets" not in raw:
         return []
     names, problems = _names("datasets", raw["datasets"])
@@ -271,8 +269,6 @@ def _model_specs_problems(raw: dict[str, Any]) -> list[str]:
 
 def _attack_problems(attack: Any) -> tuple[type | None, list[str]]:
     """(attack class or None, problems) of the ``attack`` key: a name, or a mapping of name and options."""
-    from srbench.attacks import ATTACKS
-
     attack = {"name": attack} if isinstance(attack, str) else attack
     if not isinstance(attack, dict):
         return None, [f"attack must be an attack name or a mapping with name: and options, got {shown(attack)}"]
@@ -560,8 +556,6 @@ class Cell:
 
     def make_attack(self):
         """The configured attack of this cell (budget and run seed filled in)."""
-        from srbench.attacks import ATTACKS
-
         cls = ATTACKS.get(self.attack)
         opts = dict(self.options)
         if self.budget is not None:

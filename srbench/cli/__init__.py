@@ -15,19 +15,17 @@ import pkgutil
 import shlex
 import sys
 
+import srbench.cli.commands
+from srbench import __version__
 from srbench.core.errors import UserError
 
 
 def command_names() -> list[str]:
     """Every module of srbench.cli.commands is a subcommand (one file per command)."""
-    import srbench.cli.commands
-
     return sorted(m.name for m in pkgutil.iter_modules(srbench.cli.commands.__path__) if not m.name.startswith("_"))
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from srbench import __version__
-
     parser = argparse.ArgumentParser(prog="srbench", description="Adversarial robustness benchmark for image restoration.")
     parser.add_argument("--version", action="version", version=f"srbench {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

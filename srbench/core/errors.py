@@ -9,6 +9,7 @@ the CLI writes the flag of the running command instead (``srbench/cli/__init__.p
 """
 from __future__ import annotations
 
+import reprlib
 from typing import Callable, Mapping, Sequence
 
 OptionText = Callable[[str, str], str]
@@ -50,8 +51,6 @@ def shown(value: object, limit: int = 60) -> str:
     Why: a value from a file or a flag can be huge (a YAML alias bomb expands to
     gigabytes); an error names it, it never echoes it whole.
     """
-    import reprlib
-
     short = reprlib.Repr()
     short.maxlevel, short.maxstring, short.maxother = 3, limit, limit
     text = short.repr(value)

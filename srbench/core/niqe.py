@@ -11,6 +11,7 @@ import math
 
 import torch
 
+from srbench.core.compat import basicsr_niqe
 from srbench.core.metrics import to_8bit
 
 NIQE_BLOCK = 96  # basicsr's block size: an image needs at least one full block after shaving
@@ -18,8 +19,6 @@ NIQE_BLOCK = 96  # basicsr's block size: an image needs at least one full block 
 
 def niqe(img: torch.Tensor, crop_border: int = 0) -> float:
     """NIQE of one (3, H, W) RGB image in [0, 1]; NaN when it is smaller than one 96x96 block after shaving."""
-    from srbench.core.compat import basicsr_niqe
-
     h, w = img.shape[-2] - 2 * crop_border, img.shape[-1] - 2 * crop_border
     if min(h, w) < NIQE_BLOCK:
         return math.nan

@@ -19,9 +19,9 @@ import tarfile
 from functools import partial
 from pathlib import Path
 
+from srbench.core.errors import UserError
 from srbench.data import SRPair, make_pair
 from srbench.data.images import IMAGE_SUFFIXES, read_image
-from srbench.core.errors import UserError
 from srbench.models.weights import cache_dir, hub_download
 
 HUB_REPOS = {"Set5": "eugenesiow/Set5", "Set14": "eugenesiow/Set14", "BSD100": "eugenesiow/BSD100"}

@@ -16,7 +16,7 @@ from functools import partial
 
 import torch
 
-from srbench.data import SRPair
+from srbench.data import DATASETS, SRPair
 from srbench.data.images import quantize
 
 DEFAULT_SIGMA = 10.0
@@ -43,8 +43,6 @@ def with_noise(pairs: list[SRPair], sigma: float, seed: int = 0) -> list[SRPair]
 
 def noisy(base: str, scale: int, root=None, sigma: float = DEFAULT_SIGMA) -> list[SRPair]:
     """A registered dataset with noise added (``base`` is its registry name)."""
-    from srbench.data import DATASETS
-
     return with_noise(DATASETS.get(base)(scale=scale, root=root), sigma)
 
 

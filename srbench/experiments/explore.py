@@ -38,9 +38,12 @@ from typing import Any
 import torch
 
 from srbench.attacks.adam_l2 import adam_ascent, eps_for_input_psnr, random_directions
+from srbench.core.degradations import consistency_psnr
 from srbench.core.errors import UserError
 from srbench.core.metrics import batch_psnr, psnr_of_mse
 from srbench.core.restorer import Restorer
+from srbench.data.bicubic import imresize
+from srbench.data.images import to_uint8, write_image
 from srbench.files import atomic_path, atomic_write_text
 
 __all__ = ["explore", "ExploreResult", "pairwise_rmse", "consistency", "contact_sheet", "write_exploration"]
@@ -61,10 +64,8 @@ def consistency(x_hat: torch.Tensor, y: torch.Tensor, degradation: str = "bicubi
     """PSNR(D(x_hat), y) per sample in dB; D = MATLAB bicubic down by the size ratio, or a
     :mod:`srbench.core.degradations` name (``sr4``, ``inpaint``...)."""
     if degradation == "bicubic":
-        from srbench.data.bicubic import imresize
         down = imresize(x_hat.double(), size=tuple(y.shape[-2:]))
         return batch_psnr(down.clamp(0, 1), y.double().expand_as(down)).tolist()
-    from srbench.core.degradations import consistency_psnr
 
     return consistency_psnr(degradation, x_hat, y.expand(x_hat.shape[0], *y.shape[1:])).tolist()
 
@@ -180,9 +181,6 @@ def contact_sheet(result: ExploreResult, y: torch.Tensor, path: str | Path, cols
     per-pixel std map (scaled so its maximum is white)."""
     from PIL import Image
 
-    from srbench.data.bicubic import imresize
-    from srbench.data.images import to_uint8
-
     samples = result.samples
     h, w = samples.shape[-2:]
     y = y[None] if y.dim() == 3 else y
@@ -214,8 +212,6 @@ def contact_sheet(result: ExploreResult, y: torch.Tensor, path: str | Path, cols
 def write_exploration(result: ExploreResult, y: torch.Tensor, out_dir: str | Path,
                       extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Samples as sample_KK.png, perturbed inputs as input_KK.png, contact_sheet.png and summary.json."""
-    from srbench.data.images import write_image
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     for k in range(result.samples.shape[0]):

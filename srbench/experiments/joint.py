@@ -36,11 +36,11 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from srbench.core.errors import UserError
+from srbench.core.registry import Registry
 from srbench.data.bicubic import imresize
 from srbench.experiments.distribution import fid as _fid
 from srbench.experiments.distribution import precision_recall
-from srbench.core.errors import UserError
-from srbench.core.registry import Registry
 
 Features = Callable[[torch.Tensor], torch.Tensor]
 

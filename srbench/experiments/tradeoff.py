@@ -24,6 +24,7 @@ and its wall time. Run it as ``srbench tradeoff`` (srbench/cli/commands/tradeoff
 from __future__ import annotations
 
 import math
+import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,15 +33,24 @@ from typing import Sequence
 import pandas as pd
 import torch
 
+from srbench.bench.evaluate import draw_z
+from srbench.bench.lipschitz import k_report
+from srbench.bench.runner import run_suite
+from srbench.bench.suite import build_suite
 from srbench.core.errors import UserError
+from srbench.core.restorer import resolve_device
+from srbench.data import load_dataset
+from srbench.data.noisy import DEFAULT_SIGMA
+from srbench.experiments.joint import get_extractor, joint_index
 from srbench.files import atomic_write_text, writable_dir
+from srbench.models import load_model
+from srbench.report.leaderboard import aggregate, load_rows, render
+from srbench.report.plots import tradeoff as plot_tradeoff
 
 SUMMARY = "summary.csv"
 
 
 def _noise_sigma(dataset: str) -> float:
-    from srbench.data.noisy import DEFAULT_SIGMA
-
     return DEFAULT_SIGMA if dataset.endswith("-noisy") else 0.0
 
 
@@ -64,12 +74,6 @@ def attack_suites(models: Sequence[str], datasets: Sequence[str], scale: int, al
 def perceptual(models: Sequence[str], datasets: Sequence[str], scale: int, data_root: str | None, device: str,
                weights: dict[str, str], limit: int | None, features: str, patch: int | None, seed: int = 0) -> pd.DataFrame:
     """jfid / fid / precision / recall of each model's clean outputs on each dataset."""
-    from srbench.data import load_dataset
-    from srbench.bench.evaluate import draw_z
-    from srbench.experiments.joint import get_extractor, joint_index
-    from srbench.models import load_model
-    from srbench.core.restorer import resolve_device
-
     dev = resolve_device(device)
     phi = get_extractor(features)
     rows = []
@@ -104,8 +108,6 @@ def robustness_at(rows: pd.DataFrame, reference: str) -> pd.DataFrame:
 
 
 def summarize(rows: pd.DataFrame, perceptual_table: pd.DataFrame, reference: str) -> pd.DataFrame:
-    from srbench.bench.lipschitz import k_report
-
     k = k_report(rows, by=("model", "dataset"))
     rob = robustness_at(rows, reference)
     out = perceptual_table.merge(k, on=["model", "dataset"], how="left").merge(rob, on=["model", "dataset"], how="left")
@@ -151,12 +153,6 @@ class TradeoffConfig:
 def run(config: TradeoffConfig, out: str | Path, command: str = "", quiet: bool = False) -> Path:
     """Run the experiment into ``out`` (resumable attack runs under ``out/runs``) and write its tables,
     figure and README; ``command`` is the command line the README quotes."""
-    from srbench.report.leaderboard import aggregate, load_rows, render
-    from srbench.bench.lipschitz import k_report
-    from srbench.report.plots import tradeoff as plot_tradeoff
-    from srbench.bench.runner import run_suite
-    from srbench.bench.suite import build_suite
-
     t0 = time.perf_counter()
     out = writable_dir(out)
     c = config
@@ -188,8 +184,6 @@ def run(config: TradeoffConfig, out: str | Path, command: str = "", quiet: bool 
 
 def _write_readme(out: Path, command: str, summary: pd.DataFrame, wall: float, t_attacks: float,
                   c: TradeoffConfig) -> None:
-    import platform
-
     cols = ["model", "dataset", "psnr_y", "jfid", "fid", "jprecision", "jrecall", "k_mean", "k_median", "k_max",
             "robustness", "robustness_input_psnr"]
     table = summary[[col for col in cols if col in summary]].to_markdown(index=False, floatfmt=".3f")

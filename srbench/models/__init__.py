@@ -14,13 +14,13 @@ from typing import Any, Callable
 
 import torch
 
-from srbench.models.defenses import defend
 from srbench.core.errors import UserError
-from srbench.models.external import checkpoint_card
-from srbench.models.spec import ModelSpec, is_checkpoint_spec, parse_model_spec, weights_through_defenses
 from srbench.core.registry import Registry
 from srbench.core.restorer import Restorer
 from srbench.models.card import ModelCard
+from srbench.models.defenses import defend
+from srbench.models.external import checkpoint_card
+from srbench.models.spec import ModelSpec, is_checkpoint_spec, parse_model_spec, weights_through_defenses
 
 MODELS = Registry("model", "srbench.models")
 

@@ -16,9 +16,9 @@ import torch
 from torch.nn import functional as F
 
 from srbench.core.errors import UserError
-from srbench.models.spec import ModelSpec
 from srbench.core.restorer import DeterministicRestorer, Restorer, Z
 from srbench.models.card import ModelCard
+from srbench.models.spec import ModelSpec
 from srbench.models.weights import Weights, load_error_summary, read_state_dict
 
 

@@ -20,8 +20,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from srbench.models.defenses import defense_problems, split_defenses
 from srbench.core.errors import UserError, shown
+from srbench.models.defenses import defense_problems, split_defenses
 from srbench.models.weights import hub_download
 
 CHECKPOINT_SOURCES = ("file", "hf")

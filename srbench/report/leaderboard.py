@@ -9,16 +9,15 @@ attack won (``wins``): a single weak attack cannot flatter a model (RobustBench/
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
 
+from srbench.bench.store import RunStore, is_run_dir
 from srbench.core.errors import UserError
 from srbench.core.metric_table import always_shown, metric_names
 from srbench.core.metrics import LEGACY_GRAY_CONVENTION
-from srbench.bench.store import RunStore, is_run_dir
 
 # budget: the value a cell sweeps (alpha for I-FGSM, eps for adam-l2); shown only where it is not alpha
 GROUP_KEYS = ["model", "dataset", "scale", "attack", "attack_variant", "alpha", "budget"]

@@ -1,12 +1,24 @@
 """Figures. Fig. 7 style: adversarial output and input PSNR against alpha (Choi et al. 2019)."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
 
-from srbench.core.errors import UserError
+from srbench.core.errors import UserError, shown
+from srbench.core.registry import did_you_mean
 from srbench.files import atomic_path
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend, imported when a figure is drawn (it is slow to import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def save_figure(fig, output: str | Path) -> None:
@@ -18,12 +30,9 @@ def save_figure(fig, output: str | Path) -> None:
 
 def fig7(table: pd.DataFrame, output: str | Path) -> Path:
     """Two rows of panels (output PSNR, input PSNR), one column per dataset, one line per model."""
-    import matplotlib
-    import matplotlib.ticker
+    from matplotlib import ticker
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     attacked = table[table["alpha"].notna() & table["adv_output_psnr"].notna()]
     if attacked.empty:
         raise UserError("no attacked cells to plot (fig7 needs runs with an attack and alphas)")
@@ -40,8 +49,8 @@ def fig7(table: pd.DataFrame, output: str | Path) -> Path:
             ax = axes[i, j]
             ax.set_xscale("log", base=2)
             ax.set_xticks(sorted(sub["alpha"].unique()))
-            ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+            ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+            ax.xaxis.set_minor_locator(ticker.NullLocator())
             ax.set_xlabel("alpha (1/255)")
             ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)
@@ -59,13 +68,7 @@ def tradeoff(summary: pd.DataFrame, output: str | Path, y: str = "both") -> Path
     as summary.csv) with columns model, dataset, jfid, robustness, k_mean.
     One point per model and degradation: colour = model, marker = dataset.
     """
-    import math
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     panels = {"both": ["robustness", "logk"], "robustness": ["robustness"], "logk": ["logk"]}.get(y)
     if panels is None:
         raise UserError(f"unknown y axis {y!r}; use robustness, logk or both")
@@ -127,9 +130,6 @@ def perception_points(table: pd.DataFrame, dataset: str | None = None,
     from ``leaderboard.aggregate`` (means over images). ``alphas`` defaults to 4 and 8 where the
     runs hold them, else every alpha they hold.
     """
-    from srbench.core.errors import shown
-    from srbench.core.registry import did_you_mean
-
     attacked = table[table["alpha"].notna() & table["adv_output_psnr"].notna()]
     if attacked.empty:
         raise UserError("no attacked cells to plot (the perception figure needs runs with an attack and alphas)")
@@ -170,13 +170,9 @@ def perception_figure(points: pd.DataFrame, y: str = "robustness"):
     scale) or "both" (two rows). Marker and colour follow the model's training; each point is
     labelled with the model. Returns the matplotlib figure.
     """
-    import matplotlib
+    from matplotlib import ticker
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    import matplotlib.ticker
-
+    plt = pyplot()
     rows = {"both": ["robustness", "logk"], "robustness": ["robustness"], "logk": ["logk"]}.get(y)
     if rows is None:
         raise UserError(f"unknown y axis {y!r}; use robustness, logk or both")
@@ -198,8 +194,8 @@ def perception_figure(points: pd.DataFrame, y: str = "robustness"):
             ax.set_ylabel(ylabel)
             if row == "logk" and (points[column] > 0).any():
                 ax.set_yscale("log")
-                ax.yaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
-                ax.yaxis.set_minor_formatter(matplotlib.ticker.LogFormatter(labelOnlyBase=False,
+                ax.yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
+                ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False,
                                                                             minor_thresholds=(1, 0.5)))
     clean = points.drop_duplicates("model")  # NIQE and PSNR-Y describe the clean output: one point per model
     _scatter_by_training(axes[0, -1], clean, "niqe", "psnr_y")
@@ -235,8 +231,6 @@ def perception(table: pd.DataFrame, output: str | Path, dataset: str | None = No
     """
     points, left_out = perception_points(table, dataset, alphas)
     fig = perception_figure(points, y)
-    import matplotlib.pyplot as plt
-
     save_figure(fig, output)
-    plt.close(fig)
+    pyplot().close(fig)
     return points, left_out

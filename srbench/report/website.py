@@ -44,10 +44,12 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from srbench.data.images import read_image
+import srbench
 from srbench.core.errors import UserError
-from srbench.report.leaderboard import GROUP_KEYS, aggregate, find_runs, load_rows
+from srbench.data.images import read_image
 from srbench.files import atomic_path, atomic_write_text, writable_dir
+from srbench.report.leaderboard import GROUP_KEYS, aggregate, find_runs, load_rows
+from srbench.report.plots import fig7
 
 # name -> (header, higher is better?, description); columns not listed are shown under their own name
 METRIC_INFO: dict[str, tuple[str, bool | None, str]] = {
@@ -414,9 +416,6 @@ def _gallery_link(href: str | None, dataset) -> str:
 
 def render_site(runs: Iterable[str | Path] = (), out_dir: str | Path = "site", title: str = "srbench leaderboard") -> Path:
     """Write the static site for the given run folders (default: every run under results/runs)."""
-    import srbench
-    from srbench.report.plots import fig7
-
     run_dirs = find_runs(runs)
     df = load_rows(run_dirs)
     table = aggregate(df)

@@ -1,10 +1,14 @@
 """`srbench evaluate-gan`: Table 1 columns (FID, precision, recall, std, robustness, AI-PSNR, consistency)."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from srbench.core.errors import UserError
-from srbench.core.restorer import DEFAULT_N_SEEDS
+from srbench.core.restorer import DEFAULT_N_SEEDS, resolve_device
+from srbench.experiments.gan.config import load_config
+from srbench.experiments.gan.data import load_data
+from srbench.experiments.gan.evaluate import evaluate_checkpoints, find_checkpoints, render
 from srbench.files import atomic_write_text, writable_dir
 
 
@@ -34,12 +38,6 @@ def add_parser(sub):
 
 
 def main(args):
-    import json
-
-    from srbench.experiments.gan.data import load_data
-    from srbench.experiments.gan.evaluate import evaluate_checkpoints, find_checkpoints, render
-    from srbench.core.restorer import resolve_device
-
     for key in ("n_images", "samples", "seeds"):
         if getattr(args, key) < 1:
             raise UserError(f"--{key.replace('_', '-')} must be >= 1")
@@ -48,8 +46,6 @@ def main(args):
         writable_dir(out.parent, "the folder of --out")  # fail now, not after the evaluation
     checkpoints = find_checkpoints(args.checkpoints)  # a wrong path fails before the data are read
     if args.config:
-        from srbench.experiments.gan.config import load_config
-
         cfg = load_config(args.config)
         data = load_data(cfg["data"])
         n_val = int(cfg["data"].get("val_images", 0) or 0)

@@ -4,6 +4,13 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from srbench.core.errors import UserError
+from srbench.data import bicubic_lr, mod_crop
+from srbench.data.images import read_image
+from srbench.experiments.explore import explore, write_exploration
+from srbench.files import writable_dir
+from srbench.models import load_model
+
 
 def add_parser(sub):
     p = sub.add_parser("explore", help="explore the outputs a model gives inside an input-PSNR ball",
@@ -30,13 +37,6 @@ def add_parser(sub):
 
 
 def main(args):
-    from srbench.data import bicubic_lr, mod_crop
-    from srbench.data.images import read_image
-    from srbench.core.errors import UserError
-    from srbench.experiments.explore import explore, write_exploration
-    from srbench.models import load_model
-    from srbench.files import writable_dir
-
     if args.n < 2:
         raise UserError(f"--n must be >= 2, got {args.n}")
     path = Path(args.image)

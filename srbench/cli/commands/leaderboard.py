@@ -1,5 +1,12 @@
 """`srbench leaderboard`: mean over images per model x dataset x scale x attack x alpha."""
 
+from pathlib import Path
+
+from srbench.core.errors import UserError
+from srbench.files import atomic_write_text
+from srbench.report.leaderboard import by_training, leaderboard, render
+from srbench.report.website import render_site
+
 
 def add_parser(sub):
     p = sub.add_parser("leaderboard", help="aggregate runs into a table (or a static HTML site)")
@@ -14,16 +21,9 @@ def add_parser(sub):
 
 
 def main(args):
-    from pathlib import Path
-
-    from srbench.core.errors import UserError
-    from srbench.report.leaderboard import by_training, leaderboard, render
-    from srbench.files import atomic_write_text
-
     if args.format == "html":
         if args.group_by != "model":
             raise UserError("--group-by training makes a table; use --format md, csv, json or latex")
-        from srbench.report.website import render_site
 
         index = render_site(args.runs, args.out or "site")
         print(f"wrote {index}  (open it in a browser; the folder works offline)")

@@ -5,6 +5,10 @@ import dataclasses
 from typing import Any, Mapping
 
 from srbench.core.errors import UserError
+from srbench.models import get_card, list_models
+from srbench.models.card import weights_status
+from srbench.models.defenses import defenses_table
+from srbench.models.weights import cached_path, env_var_for
 
 GLOB_CHARS = "*?["
 LICENSE_WIDTH = 16  # keeps the table within 80 columns
@@ -20,9 +24,6 @@ def add_parser(sub):
 
 
 def main(args):
-    from srbench.models.defenses import defenses_table
-    from srbench.models import get_card, list_models
-
     if args.name and not any(c in args.name for c in GLOB_CHARS):
         print(card_text(get_card(args.name)))  # an unknown name is a did-you-mean UserError
         return 0
@@ -41,8 +42,6 @@ def _cut(text: str, width: int) -> str:
 def models_table(cards) -> str:
     """One line per card, narrow enough for an 80-column terminal (the weights column says where the
     file would come from here; nothing is downloaded or hashed)."""
-    from srbench.models.card import weights_status
-
     header = ("name", "scale", "stoch", "training", "license", "weights")
     rows = [(c.name, f"x{c.scale}", "yes" if c.stochastic else "no", c.training,
              _cut(c.short_license, LICENSE_WIDTH), weights_status(c)) for c in cards]
@@ -71,9 +70,6 @@ def _lines(label: str, value: Any, width: int) -> list[str]:
 
 def card_text(card) -> str:
     """Every field of the card and of its weights, and how the weights are found or supplied here."""
-    from srbench.models.card import weights_status
-    from srbench.models.weights import cached_path, env_var_for
-
     fields = [(f.name, getattr(card, f.name)) for f in dataclasses.fields(card) if f.name not in ("name", "weights")]
     w = card.weights
     if w is None:

@@ -1,5 +1,12 @@
 """`srbench plot fig7|perception|tradeoff`: the papers' figures from runs (fig7, perception) or a tradeoff folder."""
 
+import sys
+
+from srbench.core.errors import UserError, shown
+from srbench.experiments.tradeoff import load_summary
+from srbench.report.leaderboard import leaderboard
+from srbench.report.plots import fig7, perception, tradeoff
+
 FIGURES = ["fig7", "perception", "tradeoff"]
 
 
@@ -23,28 +30,17 @@ def main(args):
     if args.figure == "tradeoff":
         import pandas as pd
 
-        from srbench.report.plots import tradeoff
-        from srbench.experiments.tradeoff import load_summary
-
         table = pd.concat([load_summary(p) for p in (args.runs or ["results/tradeoff"])], ignore_index=True)
         path = tradeoff(table, args.output, y=args.y or "both")
     elif args.figure == "perception":
         return _perception(args)
     else:
-        from srbench.report.leaderboard import leaderboard
-        from srbench.report.plots import fig7
-
         path = fig7(leaderboard(args.runs), args.output)
     print(f"wrote {path}")
     return 0
 
 
 def _perception(args):
-    import sys
-
-    from srbench.report.leaderboard import leaderboard
-    from srbench.report.plots import perception
-
     points, left_out = perception(leaderboard(args.runs), args.output, dataset=args.dataset,
                                   alphas=_alphas(args.alphas), y=args.y or "robustness")
     if left_out:
@@ -56,8 +52,6 @@ def _perception(args):
 
 def _alphas(text):
     """--alphas 4,8 as numbers (None when not given)."""
-    from srbench.core.errors import UserError, shown
-
     if text is None:
         return None
     try:

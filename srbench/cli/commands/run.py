@@ -5,8 +5,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from srbench.bench.executors import parse_shard
+from srbench.bench.runner import dry_run_report, run_suite
+from srbench.bench.suite import build_suite, read_suite_file
 from srbench.core.errors import UserError, shown
 from srbench.core.restorer import DEFAULT_N_SEEDS
+from srbench.models import parse_model_spec
 
 INTERRUPTED = "finished cells are kept; re-run the same command to resume"
 
@@ -83,15 +87,11 @@ def default_run_name(models: str, attack: str) -> str:
 
     Why: ``--models file:ckpt/4x-net.pth`` must name the run ``4x-net_ifgsm``, not a path.
     """
-    from srbench.models import parse_model_spec
-
     names = [parse_model_spec(m.strip()).display_name() for m in models.split(",") if m.strip()]
     return "".join(c if c not in "/\\:" else "_" for c in "-".join(names) + f"_{attack}")
 
 
 def suite_from_args(args: argparse.Namespace):
-    from srbench.bench.suite import build_suite, read_suite_file
-
     flags_given = any(getattr(args, k) is not None for k in ("models", "datasets", "attack", "alpha", "eps"))
     if args.suite:
         raw = read_suite_file(args.suite)
@@ -174,10 +174,6 @@ def weights_flags(specs: list[str]) -> dict[str, str]:
 
 
 def main(args):
-    from srbench.bench.runner import run_suite
-
-    from srbench.bench.executors import parse_shard
-
     shard = parse_shard(args.shard)
     suite = suite_from_args(args)
     out = Path(args.out) if args.out else Path("results/runs") / suite.name
@@ -185,8 +181,6 @@ def main(args):
     if args.address and args.executor != "ray":
         raise UserError("--address is for --executor ray")
     if args.dry_run:
-        from srbench.bench.runner import dry_run_report
-
         print(dry_run_report(suite, out, shard))
         return 0
     run_dir = run_suite(suite, out, quiet=args.quiet, executor=args.executor, shard=shard, **options)

@@ -5,7 +5,13 @@ import argparse
 import shlex
 import sys
 
+import torch
+
 from srbench.core.errors import UserError
+from srbench.core.restorer import resolve_device
+from srbench.experiments.toy.experiment import fmt_seconds, full_config, quick_config, run_toy, table_rows
+from srbench.experiments.toy.fill import NEW_COLUMN, fill_x2
+from srbench.experiments.toy.seeds import across_seeds, across_seeds_markdown
 
 INTERRUPTED = "checkpoints in --ckpt-dir are kept (every 2000 steps); re-run the same command to continue"
 
@@ -46,14 +52,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def main(args) -> int:
     if args.summarize:
-        from srbench.experiments.toy.seeds import across_seeds, across_seeds_markdown
-
         print(across_seeds_markdown(across_seeds(args.summarize)), end="")
         return 0
     if args.fill_x2:
         return _fill_x2(args)
-    from srbench.core.restorer import resolve_device
-    from srbench.experiments.toy.experiment import fmt_seconds, full_config, quick_config, table_rows
 
     if args.steps is not None and args.steps < 1:
         raise UserError(f"--steps must be a positive integer, got {args.steps}; e.g. --steps 200")
@@ -78,10 +80,8 @@ def main(args) -> int:
     out = args.out or ("results/runs/toy-quick" if args.quick else "results/toy")
     ckpt = args.ckpt_dir or (f"{out}/checkpoints" if args.quick else "results/runs/toy-checkpoints")
     if args.threads:
-        import torch
         torch.set_num_threads(args.threads)
     command = _command()
-    from srbench.experiments.toy.experiment import run_toy
 
     # a --quick smoke run trains afresh each time (its checkpoints are throwaway) unless --resume says otherwise
     resume = args.resume or not (args.fresh or args.quick)
@@ -99,8 +99,6 @@ def main(args) -> int:
 
 
 def _fill_x2(args) -> int:
-    from srbench.experiments.toy.fill import NEW_COLUMN, fill_x2
-
     table = fill_x2(args.fill_x2, ckpt_dir=args.ckpt_dir, command=_command())
     blank = list(table.loc[table[NEW_COLUMN] == "", "estimator"])
     print(f"wrote {NEW_COLUMN} into {args.fill_x2}/table.csv and table.md (other cells unchanged)"

@@ -1,6 +1,9 @@
 """`srbench tradeoff`: the perception-robustness tradeoff experiment (srbench/experiments/tradeoff.py)."""
 from __future__ import annotations
 
+from srbench.cli.commands.run import weights_flags
+from srbench.experiments.tradeoff import TradeoffConfig, run
+
 INTERRUPTED = "finished attack cells are kept; re-run the same command to resume"
 
 
@@ -9,8 +12,6 @@ def _csv(kind):
 
 
 def add_parser(sub):
-    from srbench.experiments.tradeoff import TradeoffConfig
-
     d = TradeoffConfig()
     p = sub.add_parser("tradeoff", help="the perception-robustness tradeoff experiment (ICML 2024)",
                        description="Attack each model on each dataset (I-FGSM with the clean output as target, and "
@@ -42,9 +43,6 @@ def add_parser(sub):
 
 
 def main(args) -> int:
-    from srbench.cli.commands.run import weights_flags
-    from srbench.experiments.tradeoff import TradeoffConfig, run
-
     config = TradeoffConfig(models=args.models, datasets=args.datasets, scale=args.scale, alphas=args.alphas,
                             ifgsm_steps=args.ifgsm_steps,
                             adam_psnr=args.adam_psnr if args.adam_psnr is not None and args.adam_psnr > 0 else None,

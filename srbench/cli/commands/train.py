@@ -1,7 +1,11 @@
 """`srbench train CONFIG.yaml`: train the U-Net GAN variants of a config (resumes by default)."""
 from __future__ import annotations
 
+import json
+
 from srbench.core.errors import UserError
+from srbench.experiments.gan.config import load_config
+from srbench.experiments.gan.train import train_variant
 
 INTERRUPTED = "each variant's checkpoint (OUT/<variant>/ckpt.pt) is kept; re-run the same command to continue"
 
@@ -23,11 +27,6 @@ def add_parser(sub):
 
 
 def main(args):
-    import json
-
-    from srbench.experiments.gan.config import load_config
-    from srbench.experiments.gan.train import train_variant
-
     cfg = load_config(args.config)
     variants = args.variant or list(cfg["variants"])
     unknown = [v for v in variants if v not in cfg["variants"]]

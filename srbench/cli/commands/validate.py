@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import sys
 
+from srbench.bench.suite import build_suite, cells, read_suite_file, suite_problems
+from srbench.core.errors import UserError
+from srbench.experiments.gan.config import DEFAULT_VARIANTS, config_problems
+
 
 def add_parser(sub):
     p = sub.add_parser("validate", help="check suite files (unknown keys, names, ranges) without running them",
@@ -15,9 +19,6 @@ def add_parser(sub):
 
 
 def main(args):
-    from srbench.core.errors import UserError
-    from srbench.bench.suite import build_suite, cells, read_suite_file, suite_problems
-
     failed = 0
     for spec in args.suites:
         try:
@@ -28,8 +29,6 @@ def main(args):
             continue
         training = "train" in raw and "models" not in raw
         if training:
-            from srbench.experiments.gan.config import DEFAULT_VARIANTS, config_problems
-
             problems = config_problems(raw)
         else:
             problems = suite_problems(raw)

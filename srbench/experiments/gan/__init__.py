@@ -9,8 +9,11 @@ import dataclasses
 import os
 from pathlib import Path
 
+import torch
+
 from srbench.core.degradations import get_degradation
 from srbench.core.errors import UserError
+from srbench.files import atomic_path
 from srbench.models import get_card, register_model
 from srbench.models.card import ModelCard
 from srbench.models.weights import Weights, load_checkpoint_file, sha256_of
@@ -66,10 +69,6 @@ def export_weights(ckpt: str | os.PathLike, out: str | os.PathLike) -> Path:
     checkpoint does (``--weights``, ``evaluate-gan``, :func:`register_checkpoint`); it
     cannot resume training.
     """
-    import torch
-
-    from srbench.files import atomic_path
-
     state = read_trainer_checkpoint(ckpt)
     small = {"params": {k: v.clone() for k, v in state["params"].items()}, "arch": state["arch"],
              "step": state.get("step"), "config": state.get("config")}

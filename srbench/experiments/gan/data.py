@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from srbench.data.images import IMAGE_SUFFIXES
 from srbench.core.errors import UserError
+from srbench.data.images import IMAGE_SUFFIXES
 
 
 

@@ -18,8 +18,10 @@ from typing import Iterable
 import torch
 
 from srbench.core.errors import UserError
-from srbench.experiments.gan import checkpoint_card, read_trainer_checkpoint
 from srbench.core.restorer import DEFAULT_N_SEEDS
+from srbench.experiments.gan import checkpoint_card, read_trainer_checkpoint
+from srbench.experiments.gan.features import get_extractor
+from srbench.experiments.gan.metrics import gan_metrics
 
 COLUMNS = ["model", "step", "fid", "precision", "recall", "std", "robustness_psnr", "ai_psnr",
            "consistency_psnr", "psnr", "n_images"]
@@ -51,9 +53,6 @@ def evaluate_checkpoints(ckpts: list[Path], x: torch.Tensor, *, features: str = 
                          n_samples: int = 32, n_seeds: int = DEFAULT_N_SEEDS, attack_images: int | None = None,
                          input_psnr: float = 34.0, seed: int = 0, device: str | torch.device = "cpu",
                          batch_size: int = 16, names: list[str] | None = None) -> list[dict]:
-    from srbench.experiments.gan.features import get_extractor
-    from srbench.experiments.gan.metrics import gan_metrics
-
     extractor = get_extractor(features, device) if features != "none" else None
     real = extractor(x) if extractor is not None else None
     rows = []

@@ -29,6 +29,7 @@ from srbench.attacks.adam_l2 import AdamL2
 from srbench.core.degradations import Degradation, consistency_psnr
 from srbench.core.metrics import batch_psnr
 from srbench.core.restorer import DEFAULT_N_SEEDS, repeat_seeds
+from srbench.experiments.distribution import fid, precision_recall
 
 
 @torch.no_grad()
@@ -69,8 +70,6 @@ def gan_metrics(restorer, x: torch.Tensor, degradation: Degradation, *, extracto
     else:
         res["std"] = 0.0
     if extractor is not None:
-        from srbench.experiments.distribution import fid, precision_recall
-
         fr = extractor(x) if real_features is None else real_features
         ff = extractor(one)
         res["fid"] = fid(fr, ff)

@@ -7,7 +7,7 @@ as a model: ``srbench run --models unet-gan --weights unet-gan=OUT/robust-sto/ck
 ``config.yaml`` (the resolved config), ``history.jsonl`` (losses and
 validation metrics) and ``metrics.json`` (last validation).
 
-The estimator is :class:`model_zoo.unet_gan.model.UNetGANRestorer` itself
+The estimator is the registered ``unet-gan`` model itself, built by its card's builder
 (network input, U-Net and consistency projection), so the critic and the
 robustness term see consistent outputs. The robustness term is
 :meth:`srbench.experiments.training.robustness.AdamL2Attack.penalty` (same-seed sensitivity,
@@ -23,16 +23,16 @@ from typing import Any
 import torch
 import yaml
 
-from model_zoo.unet_gan.arch import ResNetCritic
-from model_zoo.unet_gan.model import UNetGANRestorer
 from srbench.attacks.adam_l2 import eps_for_input_psnr
 from srbench.core.degradations import get_degradation
+from srbench.core.restorer import resolve_device
 from srbench.experiments.gan.config import variant_config
+from srbench.experiments.gan.critic import ResNetCritic
 from srbench.experiments.gan.data import ImageData, load_data
 from srbench.experiments.gan.metrics import gan_metrics
-from srbench.core.restorer import resolve_device
-from srbench.files import atomic_write_text, writable_dir
 from srbench.experiments.training import AdamL2Attack, GANConfig, GANTrainer
+from srbench.files import atomic_write_text, writable_dir
+from srbench.models import get_card
 
 
 class ImageGANTrainer(GANTrainer):
@@ -68,8 +68,8 @@ def build(vcfg: dict, out_dir: str | Path, device: str = "cpu", progress: bool =
         train_data, val_data = data.split(n_val) if n_val else (data, None)
     size = int(vcfg["data"].get("size", 64))
     torch.manual_seed(int(t.get("seed", 0)))  # initial weights
-    G = UNetGANRestorer(vcfg["degradation"], base=int(m["base"]), z_channels=int(m["z_channels"]),
-                        stochastic=bool(m["stochastic"]))
+    G = get_card("unet-gan").builder()(degradation=vcfg["degradation"], base=int(m["base"]),
+                                       z_channels=int(m["z_channels"]), stochastic=bool(m["stochastic"]))
     D = ResNetCritic(size, int(m["critic_width"]), blocks_per_level=int(m.get("critic_blocks", 1)))
     gc = GANConfig(
         steps=int(t["steps"]), batch_size=int(t["batch_size"]), lr_g=float(t["lr_g"]), lr_d=float(t["lr_d"]),

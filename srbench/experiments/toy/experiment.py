@@ -19,14 +19,17 @@ from multiprocessing import get_context
 
 import torch
 
-from srbench.experiments.distribution import precision_recall, w2_1d
 from srbench.core.errors import UserError
-from srbench.files import atomic_write_text, writable_dir
-from srbench.experiments.toy.data import ToyData
+from srbench.experiments.distribution import precision_recall, w2_1d
+from srbench.experiments.toy.data import ToyData, sample_disk
 from srbench.experiments.toy.estimators import sample_square, sine_estimator, zigzag_estimator, zigzag_w2
+from srbench.experiments.toy.figures import plot_panels, plot_training, plot_w2
 from srbench.experiments.toy.networks import MLP, ToyGenerator, consistency
-from srbench.experiments.training.trainer import GANConfig, GANTrainer
+from srbench.experiments.toy.table import summary_rows, write_histories, write_tables, write_w2
 from srbench.experiments.training.robustness import AdamL2Attack
+from srbench.experiments.training.trainer import GANConfig, GANTrainer
+from srbench.files import atomic_write_text, writable_dir
+from srbench.models.weights import sha256_of
 
 __all__ = ["ToyConfig", "LEARNED", "ROBUST_SCALES", "run_toy", "quick_config", "full_config"]
 
@@ -217,7 +220,6 @@ def panel_data(fn, sample_z, domain: str, seed: int, dev="cpu", n_support: int =
     ys = torch.linspace(lo, 1.0, n_support, device=dev)[:, None]
     yi = lo + (1.0 - lo) * torch.rand(n_samples, 1, generator=g, device=dev)
     if domain == "disk":  # inputs distributed like Y = X1 of the disk
-        from srbench.experiments.toy.data import sample_disk
         yi = sample_disk(n_samples, g, dev)[:, :1]
     with torch.no_grad():
         sup = fn(ys, None if sample_z is None else sample_z(ys, 1, g))
@@ -318,8 +320,6 @@ def checkpoint_record(ckpt_dir: str | None, names) -> dict:
     Why: checkpoints live in a git-ignored folder; the record says which files made a committed
     table, so a lost one is noticed and a restored one can be checked (results/toy/README.md).
     """
-    from srbench.models.weights import sha256_of
-
     out = {}
     for name in names:
         path = os.path.join(ckpt_dir, f"{name}.pt") if ckpt_dir else None
@@ -368,9 +368,6 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
     (``resume=True``, the default, as ``srbench train`` does): re-running a finished or interrupted
     study never overwrites hours of training. ``resume=False`` (``--fresh``) starts over.
     """
-    from srbench.experiments.toy.figures import plot_panels, plot_training, plot_w2  # matplotlib: only when writing
-    from srbench.experiments.toy.table import write_histories, write_tables, write_w2
-
     unknown = [e for e in cfg.estimators if e not in LEARNED]
     if unknown:
         raise UserError(f"unknown toy estimator(s) {unknown}; choose from {list(LEARNED)}")
@@ -424,7 +421,6 @@ def run_toy(cfg: ToyConfig, out_dir: str | os.PathLike, *, ckpt_dir: str | None 
 
 
 def table_rows(result: dict) -> list[dict]:
-    from srbench.experiments.toy.table import summary_rows
     return summary_rows(result["rows"])
 
 

@@ -3,13 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from srbench.report.plots import save_figure  # noqa: E402
+from srbench.report.plots import pyplot, save_figure
 
 
 def _panel(ax, r: dict, domain: str) -> None:
@@ -35,6 +31,7 @@ def _panel(ax, r: dict, domain: str) -> None:
 
 
 def plot_panels(rows: list[dict], path: Path, domain: str = "disk", individual_dir: Path | None = None) -> None:
+    plt = pyplot()
     n = len(rows)
     cols = min(3, n)
     nrows = (n + cols - 1) // cols
@@ -55,6 +52,7 @@ def plot_panels(rows: list[dict], path: Path, domain: str = "disk", individual_d
 
 
 def plot_w2(w2: list[dict], path: Path) -> None:
+    plt = pyplot()
     f = np.array([r["f"] for r in w2], float)
     w = np.array([r["w2"] for r in w2])
     err = np.array([r["err"] for r in w2])
@@ -75,6 +73,7 @@ def plot_w2(w2: list[dict], path: Path) -> None:
 
 
 def plot_training(learned: list[dict], path: Path) -> None:
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
     for r in learned:
         vals = [h for h in r["history"] if h.get("val")]

@@ -14,8 +14,13 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
+from srbench import __version__
 from srbench.core.errors import UserError
+from srbench.experiments.toy.data import ToyData
+from srbench.experiments.toy.experiment import config_from_dict, hand_made_results, train_learned, zigzag_results
+from srbench.experiments.toy.table import X2_NOTE, markdown_table, summary_frame
 from srbench.files import atomic_write_text
 
 NEW_COLUMN = "robustness_sqrtR_x2"
@@ -46,10 +51,6 @@ def fill_x2(folder: str | Path, ckpt_dir: str | None = None, command: str | None
 
 def _recompute(old: pd.DataFrame, cfg_dict: dict, ckpt_dir: str | None) -> pd.DataFrame:
     """The rows that can be recomputed, as the table writer would write them (strings, by estimator)."""
-    from srbench.experiments.toy.data import ToyData
-    from srbench.experiments.toy.experiment import config_from_dict, hand_made_results, train_learned, zigzag_results
-    from srbench.experiments.toy.table import summary_frame
-
     cfg = config_from_dict(cfg_dict)
     data = ToyData.make(cfg.seed, cfg.n_train, cfg.n_val, device=cfg.device)
     rows = hand_made_results(cfg, data) + zigzag_results(cfg)[1]
@@ -82,8 +83,6 @@ def _merge(old: pd.DataFrame, fresh: pd.DataFrame, where: Path) -> pd.DataFrame:
 
 def _rewrite_markdown(path: Path, table: pd.DataFrame) -> None:
     """Keep the note above the table (adding the new column's sentence) and rewrite the table."""
-    from srbench.experiments.toy.table import X2_NOTE, markdown_table
-
     text = path.read_text() if path.is_file() else ""
     note = text[: text.find("| estimator")] if "| estimator" in text else ""
     note = note.strip()
@@ -93,10 +92,6 @@ def _rewrite_markdown(path: Path, table: pd.DataFrame) -> None:
 
 
 def _provenance(command: str | None, ckpt_dir: str | None, filled: list[str], blank: list[str]) -> dict:
-    import torch
-
-    from srbench import __version__
-
     return {"command": command, "ckpt_dir": ckpt_dir, "filled": filled, "left_blank": blank,
             "srbench": __version__, "torch": torch.__version__,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
