@@ -1,11 +1,13 @@
 """Figures. Fig. 7 style: adversarial output and input PSNR against alpha (Choi et al. 2019)."""
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
+from srbench.attacks import ATTACKS, make_attack
 from srbench.core.errors import UserError, shown
 from srbench.core.registry import did_you_mean
 from srbench.files import atomic_path
@@ -28,30 +30,81 @@ def save_figure(fig, output: str | Path) -> None:
         fig.savefig(tmp, dpi=130, bbox_inches="tight", format=(output.suffix.lstrip(".") or "png"))
 
 
-def fig7(table: pd.DataFrame, output: str | Path) -> Path:
-    """Two rows of panels (output PSNR, input PSNR), one column per dataset, one line per model."""
+def budget_label(attack: str, rows: pd.DataFrame | None = None) -> str:
+    """What an attack's budget means, for axes and headers: "eps (L2 [0,1])" for adam-l2.
+
+    Read from the attack's declared :class:`~srbench.attacks.Budget`; an attack that is not
+    installed here, or has no budget, is labelled plainly "budget". Given the result rows, a
+    budget the attack ignored (adam-l2 with a target input PSNR sets its own radius per image)
+    is labelled a placeholder.
+    """
+    try:
+        budget = ATTACKS.get(attack).budget
+    except UserError:
+        return "budget"
+    if budget is None:
+        return "budget"
+    if rows is not None and _placeholder_budget(attack, rows):
+        return f"{budget.option}: a placeholder (the attack sets its own radius)"
+    return f"{budget.option} ({budget.unit})"
+
+
+def _placeholder_budget(attack: str, rows: pd.DataFrame) -> bool:
+    """True when every configuration of the attack in ``rows`` says its budget value is a placeholder.
+
+    Asked of the attack rebuilt from each row's options, so rows written before rows carried
+    ``budget_unit`` are judged the same way.
+    """
+    options = {json.dumps(o, sort_keys=True) for o in rows.get("attack_options", []) if isinstance(o, dict)}
+    try:
+        return bool(options) and all(make_attack(attack, **json.loads(o)).budget_unit() is None for o in options)
+    except (UserError, TypeError):  # options of another srbench version: no verdict
+        return False
+
+
+def budget_axis(table: pd.DataFrame) -> tuple[str, str]:
+    """The column robustness figures put on the x axis, and its label.
+
+    alpha (in 1/255) where the rows have it, as in Choi et al.'s figures; otherwise the budget
+    each attack sweeps (e.g. adam-l2's L2 radius eps), labelled with the unit its attack declares.
+    """
+    if table["alpha"].notna().any():
+        return "alpha", "alpha (1/255)"
+    return "budget", " / ".join(sorted({budget_label(a) for a in table["attack"].unique()}))
+
+
+def fig7(table: pd.DataFrame, output: str | Path, budget_text: str | None = None) -> Path:
+    """Two rows of panels (output PSNR, input PSNR), one column per dataset, one line per model.
+
+    The x axis is alpha, or for runs without one (L2 attacks) the budget in its unit (:func:`budget_axis`);
+    ``budget_text`` replaces that budget's label (the site passes the one it read from the rows).
+    """
     from matplotlib import ticker
 
-    plt = pyplot()
-    attacked = table[table["alpha"].notna() & table["adv_output_psnr"].notna()]
+    attacked = table[(table["alpha"].notna() | table["budget"].notna()) & table["adv_output_psnr"].notna()]
     if attacked.empty:
-        raise UserError("no attacked cells to plot (fig7 needs runs with an attack and alphas)")
+        raise UserError("no attacked cells to plot (fig7 needs runs with an attack and a budget)")
+    x, xlabel = budget_axis(attacked)
+    xlabel = budget_text if budget_text and x == "budget" else xlabel
+    attacked = attacked[attacked[x].notna()]
+    plt = pyplot()
     datasets = sorted(attacked["dataset"].unique())
     fig, axes = plt.subplots(2, len(datasets), figsize=(4.2 * len(datasets), 6.4), squeeze=False)
     for j, ds in enumerate(datasets):
         sub = attacked[attacked["dataset"] == ds]
         for model, m in sub.groupby("model"):
-            m = m.sort_values("alpha")
-            axes[0, j].plot(m["alpha"], m["adv_output_psnr"], marker="o", label=model)
-            axes[1, j].plot(m["alpha"], m["adv_input_psnr"], marker="o", label=model)
+            m = m.sort_values(x)
+            axes[0, j].plot(m[x], m["adv_output_psnr"], marker="o", label=model)
+            axes[1, j].plot(m[x], m["adv_input_psnr"], marker="o", label=model)
         axes[0, j].set_title(f"{ds} (x{int(sub['scale'].iloc[0])})")
         for i, ylabel in enumerate(["adversarial output PSNR (dB)", "adversarial input PSNR (dB)"]):
             ax = axes[i, j]
-            ax.set_xscale("log", base=2)
-            ax.set_xticks(sorted(sub["alpha"].unique()))
+            if (sub[x] > 0).all():
+                ax.set_xscale("log", base=2)
+            ax.set_xticks(sorted(sub[x].unique()))
             ax.xaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
             ax.xaxis.set_minor_locator(ticker.NullLocator())
-            ax.set_xlabel("alpha (1/255)")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)
         axes[0, j].legend(fontsize=8)

@@ -46,42 +46,13 @@ from PIL import Image, ImageDraw
 
 import srbench
 from srbench.core.errors import UserError
+from srbench.core.metric_table import BY_NAME, COLUMNS
 from srbench.data.images import read_image
 from srbench.files import atomic_path, atomic_write_text, writable_dir
 from srbench.report.leaderboard import GROUP_KEYS, aggregate, find_runs, load_rows
-from srbench.report.plots import fig7
+from srbench.report.plots import budget_label, fig7
 
-# name -> (header, higher is better?, description); columns not listed are shown under their own name
-METRIC_INFO: dict[str, tuple[str, bool | None, str]] = {
-    "n_images": ("images", None, "images averaged"),
-    "psnr_y": ("PSNR-Y", True, "clean output vs HR, Y channel (BT.601), border of `scale` px shaved, 8-bit output"),
-    "ssim_y": ("SSIM-Y", True, "clean output vs HR, same convention as PSNR-Y"),
-    "psnr_rgb": ("PSNR-RGB", True, "clean output vs HR on RGB in [0, 1]"),
-    "ssim_rgb": ("SSIM-RGB", True, "clean output vs HR on RGB"),
-    "adv_output_psnr": ("adv. output PSNR", True,
-                        "robustness (Eq. 9): PSNR between outputs on the clean and attacked input, same seeds"),
-    "adv_output_psnr_fresh": ("adv. output PSNR (fresh seeds)", True, "as above, with seeds the attack never saw"),
-    "worst_adv_output_psnr": ("worst adv. output PSNR", True,
-                              "per image the lowest adv. output PSNR over the attacks run at this budget, then the mean"),
-    "wins": ("wins", None, "how many images each attack gave the lowest adv. output PSNR"),
-    "target_psnr": ("attacked PSNR vs target", False,
-                    "targeted attacks: attacked output vs the attack's target (lower is more robust)"),
-    "clean_target_psnr": ("clean PSNR vs target", None, "targeted attacks: clean output vs the attack's target, "
-                                                        "for reference"),
-    "attack_variant": ("attack options", None, "the options that set apart runs of the same attack (e.g. PGD restarts)"),
-    "adv_input_psnr": ("AI-PSNR", True, "PSNR between the clean and attacked input (the attack's strength)"),
-    "adv_psnr_hr": ("attacked PSNR vs HR", True, "attacked output vs HR on RGB"),
-    "adv_psnr_y": ("attacked PSNR-Y vs HR", True, "attacked output vs HR, Y channel convention"),
-    "niqe": ("NIQE", False, "no-reference naturalness of the clean output (Mittal et al.; basicsr's implementation, "
-                            "Y channel, border of `scale` px shaved)"),
-    "training": ("training", None, "how the model was trained (pixel loss, GAN, flow), from its card"),
-    "gray_convention": ("gray conv.", None, "how grayscale ground truth was scored: basicsr (Y of 3 equal channels) "
-                                            "or matlab (raw gray)"),
-    "diversity_std": ("diversity", None, "per-pixel std over samples of the clean input (stochastic models)"),
-    "linf": ("L-inf", None, "L-inf norm of the perturbation"),
-    "l2": ("L2", None, "L2 norm of the perturbation"),
-    "lipschitz_k": ("Lipschitz K", False, "empirical local Lipschitz constant ||f(y+d)-f(y)|| / ||d||"),
-}
+BETTER = {True: " (higher is better)", False: " (lower is better)"}
 
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -163,12 +134,24 @@ window.addEventListener('load',()=>{
 """
 
 
-def _table_html(sub: pd.DataFrame, metrics: list[str], run_links: dict[tuple, list[str]]) -> str:
+def _budget_columns(sub: pd.DataFrame) -> list[str]:
+    """alpha, and the budget beside it where the budget is not alpha (an L2 attack's eps)."""
+    return ["alpha"] + (["budget"] if (sub["budget"].notna() & (sub["budget"] != sub["alpha"])).any() else [])
+
+
+def _header(column: str, budget_text: str) -> tuple[str, str]:
+    """(header, tooltip) of a table column: the metric table's, or the budget with its attack's unit."""
+    if column == "budget":
+        return budget_text, "the budget the attack sweeps, in the unit the attack declares"
+    info = BY_NAME.get(column)
+    return (info.header, info.description) if info else (column, column)
+
+
+def _table_html(sub: pd.DataFrame, metrics: list[str], run_links: dict[tuple, list[str]], budget_text: str) -> str:
     variant = ["attack_variant"] if "attack_variant" in sub and sub["attack_variant"].notna().any() else []
-    cols = ["model", *variant, "scale", "alpha", "n_images", *metrics]
-    head = "".join(
-        f'<th title="{html.escape(METRIC_INFO.get(c, (c, None, c))[2])}">'
-        f"{html.escape(METRIC_INFO.get(c, (c, None, ''))[0]).replace('-', '&#8209;')}</th>" for c in cols) + "<th>run</th>"
+    cols = ["model", *variant, "scale", *_budget_columns(sub), "n_images", *metrics]
+    head = "".join(f'<th title="{html.escape(tip)}">{html.escape(label).replace("-", "&#8209;")}</th>'
+                   for label, tip in (_header(c, budget_text) for c in cols)) + "<th>run</th>"
     body = []
     for _, row in sub.iterrows():
         cells = []
@@ -447,27 +430,30 @@ def render_site(runs: Iterable[str | Path] = (), out_dir: str | Path = "site", t
     metrics = [c for c in table.columns if c not in GROUP_KEYS + ["n_images"]]
     sections, nav = [], []
     for (dataset, attack), sub in table.groupby(["dataset", "attack"], sort=True):
-        sub = sub.sort_values(["scale", "alpha", "model"], na_position="first")
+        sub = sub.sort_values(["scale", "alpha", "budget", "model"], na_position="first")
         shown = [m for m in metrics if sub[m].notna().any()]
         anchor = _slug(f"{dataset}__{attack}")
         nav.append(f'<a href="#{anchor}">{html.escape(f"{dataset} / {attack}")}</a>')
         fig_html = ""
-        if sub["alpha"].notna().any() and sub["adv_output_psnr"].notna().any():
+        budget_text = budget_label(attack, df[(df["dataset"] == dataset) & (df["attack"] == attack)])
+        budgeted = sub["alpha"].notna() | sub["budget"].notna()
+        if (budgeted & sub["adv_output_psnr"].notna()).any():
             fig_path = out / "figures" / f"{anchor}.png"
-            fig7(sub, fig_path)
+            fig7(sub, fig_path, budget_text)
+            x_text = "alpha (1/255)" if sub["alpha"].notna().any() else budget_text
             fig_html = (f'<img class="fig" src="figures/{fig_path.name}" '
-                        f'alt="adversarial output and input PSNR against alpha, {html.escape(dataset)}, '
-                        f'{html.escape(attack)}">')
+                        f'alt="adversarial output and input PSNR against {html.escape(x_text)}, '
+                        f'{html.escape(dataset)}, {html.escape(attack)}">')
         sections.append(
             f'<section id="{anchor}"><h2>{html.escape(str(dataset))} &middot; {html.escape(str(attack))}</h2>'
-            f"{_table_html(sub, shown, run_links)}{fig_html}{_gallery_link(galleries.get(str(dataset)), dataset)}</section>")
+            f"{_table_html(sub, shown, run_links, budget_text)}{fig_html}{_gallery_link(galleries.get(str(dataset)), dataset)}</section>")
     if not sections:
         raise UserError("the runs hold no finished cells yet")
     nav += [f'<a href="{html.escape(href)}">gallery: {html.escape(d)}</a>' for d, href in galleries.items()]
 
-    legend = "".join(f"<dt>{html.escape(label)}</dt><dd>{html.escape(desc)}"
-                     f"{'' if better is None else (' (higher is better)' if better else ' (lower is better)')}</dd>"
-                     for key, (label, better, desc) in METRIC_INFO.items() if key in table.columns)
+    legend = "".join(f"<dt>{html.escape(c.header)}</dt><dd>{html.escape(c.description)}"
+                     f"{'' if c.higher_is_better is None else BETTER[c.higher_is_better]}</dd>"
+                     for c in COLUMNS if c.name in table.columns)
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -475,7 +461,7 @@ def render_site(runs: Iterable[str | Path] = (), out_dir: str | Path = "site", t
 <body>
 <h1>{html.escape(title)}</h1>
 <p class="meta">{len(table)} rows from {len(run_dirs)} run(s), mean over images per model &times; dataset &times; scale
-&times; attack &times; alpha (alpha in units of 1/255). Generated {now} by srbench {html.escape(srbench.__version__)}.
+&times; attack &times; budget (alpha in units of 1/255; another budget in the unit its attack declares). Generated {now} by srbench {html.escape(srbench.__version__)}.
 Click a column header to sort; each row links to the manifest of the run that produced it.
 Numbers also in <a href="leaderboard.csv">leaderboard.csv</a>.</p>
 <nav>{"".join(nav)}</nav>
