@@ -105,16 +105,22 @@ class ModelSpec:
 
 def parse_model_spec(text: str) -> ModelSpec:
     """Split a model spec into its parts; a malformed ``hf:`` spec parses, and :meth:`ModelSpec.problems` says why."""
-    source, sep, _ = text.partition(":")
-    base, defenses = split_defenses(text, base_is_name=not sep or source not in CHECKPOINT_SOURCES)
+    base, defenses = split_defenses(text, base_is_name=checkpoint_source(text) is None)
     return dataclasses.replace(_parse_base(base), text=text, defenses=defenses)
+
+
+def checkpoint_source(text: str) -> str | None:
+    """"file" or "hf" for a checkpoint spec, None for a registered name: the one test of the prefixes."""
+    source, sep, _ = text.partition(":")
+    return source if sep and source in CHECKPOINT_SOURCES else None
 
 
 def _parse_base(text: str) -> ModelSpec:
     """A spec without defenses."""
-    source, sep, body = text.partition(":")
-    if not sep or source not in CHECKPOINT_SOURCES:
+    source = checkpoint_source(text)
+    if source is None:
         return ModelSpec(text, "registry")
+    body = text.partition(":")[2]
     if source == "file":
         return ModelSpec(text, "file", path=body)
     revision = None
