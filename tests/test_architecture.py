@@ -108,6 +108,19 @@ def test_no_import_cycles():
     assert find_cycle(import_graph()) is None
 
 
+def test_the_packages_form_layers():
+    """Coarser than modules: no two packages of srbench (core, models, data, attacks, bench, report,
+    experiments, cli; the top-level modules count as their own) import each other, even through others."""
+    def package(module: str) -> str:
+        return ".".join(module.split(".")[:2])
+
+    packages: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        packages.setdefault(package(module), set()).update(package(t) for t in targets if package(t) != package(module))
+    assert find_cycle(packages) is None
+    assert {"srbench.core", "srbench.bench", "srbench.report", "srbench.experiments", "srbench.cli"} <= set(packages)
+
+
 def test_core_imports_nothing_else_of_srbench():
     outside = {(module, target) for module, targets in import_graph().items() if module.startswith("srbench.core")
                for target in targets if target != "srbench.core" and not target.startswith("srbench.core.")}
