@@ -13,8 +13,8 @@ import dataclasses
 
 import torch
 
+from srbench import UserError
 from srbench.attacks import LINF_ALPHA, Attack
-from srbench.core.errors import UserError
 
 
 @dataclasses.dataclass
