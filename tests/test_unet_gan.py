@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from model_zoo.unet_gan.arch import UNet
-from srbench.experiments.gan.critic import ResNetCritic
 from model_zoo.unet_gan.model import UNetGANRestorer
 from srbench.core.degradations import consistency_psnr
+from srbench.experiments.gan.critic import ResNetCritic
 from srbench.models.weights import read_state_dict
 
 

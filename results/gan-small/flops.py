@@ -7,8 +7,8 @@ import json
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from srbench.experiments.gan.critic import ResNetCritic
 from model_zoo.unet_gan.model import UNetGANRestorer
+from srbench.experiments.gan.critic import ResNetCritic
 
 
 def fwd_flops(module, *args):
