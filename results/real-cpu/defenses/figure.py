@@ -4,7 +4,8 @@
 
 Writes defenses_<dataset>.png (one panel per model x alpha: the mean adversarial output PSNR of
 each defense, attacked adaptively and, where it differs, with adaptive=false, and under each
-defense its clean PSNR-Y; a cell not yet run is left empty) and defenses_<dataset>.md (the same numbers, clean PSNR-Y, images per cell).
+defense its clean PSNR-Y; a cell not yet run is left empty) and defenses_<dataset>.md (the same numbers, clean PSNR-Y, images per cell and the
+cell's wall time: the sum of its rows' elapsed_s, clean outputs included).
 """
 from __future__ import annotations
 
@@ -32,14 +33,14 @@ def model_name(base: str, defense: str, adaptive: bool) -> str:
 
 
 def summary(df, dataset: str):
-    """(base, defense, adaptive, attack, alpha) -> (mean adv. output PSNR, mean clean PSNR-Y, images)."""
+    """(base, defense, adaptive, attack, alpha) -> (mean adv. output PSNR, mean clean PSNR-Y, images, seconds)."""
     out = {}
     sub = df[df["dataset"] == dataset]
     for (model, attack, alpha), g in sub.groupby(["model", "attack", "alpha"]):
         adaptive = not model.endswith(":adaptive=false")
         base, _, defense = model.removesuffix(":adaptive=false").partition("+")
         out[(base, defense, adaptive, attack, float(alpha))] = (
-            g["adv_output_psnr"].mean(), g["psnr_y"].mean(), len(g))
+            g["adv_output_psnr"].mean(), g["psnr_y"].mean(), len(g), g["elapsed_s"].sum())
     return out
 
 
@@ -89,14 +90,14 @@ def draw(stats: dict, dataset: str, path: Path) -> None:
 
 
 def table(stats: dict) -> str:
-    lines = ["| model | defense | attack | alpha | adaptive | adv. output PSNR (dB) | clean PSNR-Y (dB) | images |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | defense | attack | alpha | adaptive | adv. output PSNR (dB) | clean PSNR-Y (dB) | images "
+             "| cell wall time (s) |", "|---|---|---|---|---|---|---|---|---|"]
     for key in sorted(stats, key=lambda k: (k[0], DEFENSES.index(k[1]) if k[1] in DEFENSES else 99, k[3], k[4],
                                              not k[2])):
         base, defense, adaptive, attack, alpha = key
-        adv, clean, n = stats[key]
+        adv, clean, n, seconds = stats[key]
         lines.append(f"| {base} | {defense or 'none'} | {attack} | {alpha:g} | {'yes' if adaptive else 'no'} | "
-                     f"{adv:.2f} | {clean:.2f} | {n} |")
+                     f"{adv:.2f} | {clean:.2f} | {n} | {seconds:.0f} |")
     return "\n".join(lines) + "\n"
 
 
