@@ -47,3 +47,13 @@ def run_cli(*args: str, cwd: str | os.PathLike | None = None, env: dict | None =
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def srbench(capsys, *args):
+    """`srbench ARGS` in this process: (exit code, stdout, stderr), for tests that read the one-line errors."""
+    from srbench.cli import main
+
+    capsys.readouterr()
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err

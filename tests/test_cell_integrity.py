@@ -6,20 +6,13 @@ import stat
 
 import pytest
 
+from conftest import srbench
 from srbench.cli import main
 from srbench.files import write_json
 from srbench.bench.store import RunStore
 
 RUN = ["run", "--models", "bicubic", "--datasets", "demo", "--alpha", "2,8", "--steps", "2", "--limit", "2",
        "--quiet"]
-
-
-def srbench(capsys, *args):
-    """`srbench ARGS` in this process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def error_line(code, err):

@@ -3,21 +3,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from srbench.cli import main
+from conftest import srbench
 from srbench.core.errors import UserError
 from srbench.models import register_model
 from srbench.models.weights import Weights
 
 EDSR_FILE = "EDSR_Mx4_f64b16_DIV2K_official-0c287733.pth"
 TINY = ["--models", "bicubic,tiny-edsr", "--datasets", "demo", "--attack", "none", "--limit", "2", "--quiet"]
-
-
-def srbench(capsys, *args):
-    """`srbench ARGS` in this process: (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def error_lines(code, err):
