@@ -11,7 +11,8 @@ from PIL import Image
 
 from srbench.data import LARGE_IMAGE_PIXELS, load_dataset, make_pair, min_hr_side
 from srbench.data.demo import skimage_image
-from srbench.data.images import read_image, to_uint8
+from srbench.core.pixels import to_uint8
+from srbench.data.images import read_image
 from srbench.core.errors import UserError
 from srbench.core.metrics import fidelity, ssim
 from srbench.models import load_model

@@ -8,7 +8,8 @@ import torch
 import srbench
 from srbench.cli import main
 from srbench.data import load_dataset
-from srbench.data.images import read_image, to_uint8
+from srbench.core.pixels import to_uint8
+from srbench.data.images import read_image
 from srbench.core.niqe import niqe
 
 

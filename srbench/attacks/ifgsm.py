@@ -19,7 +19,7 @@ import torch
 from srbench.attacks import LINF_ALPHA, Attack, check_steps_and_seeds, seed_averaged_grad
 from srbench.core.errors import UserError, shown
 from srbench.core.restorer import DEFAULT_N_SEEDS
-from srbench.data.images import quantize as quantize_8bit
+from srbench.core.pixels import quantize as quantize_8bit
 
 
 @dataclasses.dataclass

@@ -13,7 +13,7 @@ from srbench.core.errors import UserError
 from srbench.core.metrics import SSIM_WINDOW
 from srbench.core.registry import Registry
 from srbench.data.bicubic import imresize
-from srbench.data.images import quantize
+from srbench.core.pixels import quantize
 
 DATASETS = Registry("dataset", "srbench.datasets")
 # HR pixels above which loading a dataset warns (once): such an image takes minutes and

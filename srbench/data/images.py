@@ -17,6 +17,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from srbench.core.errors import UserError
+from srbench.core.pixels import to_uint8
 from srbench.files import atomic_path
 
 # File types srbench reads as images wherever it lists a folder (benchmark sets, GAN training data).
@@ -64,18 +65,8 @@ def read_image(path: str | os.PathLike) -> tuple[torch.Tensor, bool]:
     return t, gray
 
 
-def to_uint8(img: torch.Tensor) -> np.ndarray:
-    """C x H x W in [0,1] -> H x W x C uint8, rounded (the SR-literature quantisation)."""
-    return (img.detach().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy())
-
-
 def write_image(img: torch.Tensor, path: str | os.PathLike) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a PNG."""
     arr = to_uint8(img)
     with atomic_path(path) as tmp:
         Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).save(tmp, format="PNG")
-
-
-def quantize(img: torch.Tensor) -> torch.Tensor:
-    """Round to the nearest 8-bit level (keeps the tensor float)."""
-    return torch.round(img.clamp(0, 1) * 255) / 255

@@ -17,7 +17,7 @@ from functools import partial
 import torch
 
 from srbench.data import DATASETS, SRPair
-from srbench.data.images import quantize
+from srbench.core.pixels import quantize
 
 DEFAULT_SIGMA = 10.0
 

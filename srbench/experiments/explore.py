@@ -43,7 +43,8 @@ from srbench.core.errors import UserError
 from srbench.core.metrics import batch_psnr, psnr_of_mse
 from srbench.core.restorer import Restorer
 from srbench.data.bicubic import imresize
-from srbench.data.images import to_uint8, write_image
+from srbench.core.pixels import to_uint8
+from srbench.data.images import write_image
 from srbench.files import atomic_path, atomic_write_text
 
 __all__ = ["explore", "ExploreResult", "pairwise_rmse", "consistency", "contact_sheet", "write_exploration"]

@@ -39,6 +39,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from srbench.core.errors import UserError, shown
+from srbench.core.pixels import to_uint8
 from srbench.core.registry import Registry
 from srbench.core.restorer import Restorer, Z
 
@@ -149,7 +150,7 @@ class JPEG(InputTransform):
     def _one(self, img: torch.Tensor) -> torch.Tensor:
         if img.shape[0] not in (1, 3):
             raise UserError(f"defense jpeg takes 1- or 3-channel images, got {img.shape[0]} channels")
-        arr = (img.detach().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        arr = to_uint8(img)
         buf = io.BytesIO()
         Image.fromarray(arr[..., 0] if arr.shape[2] == 1 else arr).save(buf, "JPEG", quality=self.q)
         decoded = np.asarray(Image.open(buf), dtype=np.float32) / 255.0
