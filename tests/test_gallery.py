@@ -179,3 +179,31 @@ def test_panel_geometry_and_edge_cases():
     changed[3, 57] = 0.5
     top, left = zoom_window(img, changed, 10)
     assert top <= 3 < top + 10 and left <= 57 < left + 10 and left + 10 <= 60
+
+
+def test_a_universal_perturbation_is_shown_above_the_images_it_was_evaluated_on(tmp_path):
+    run = srbench_run(tmp_path / "universal", "--models", "tiny-edsr", "--limit", "3", "--attack", "universal",
+                      "--alpha", "4", "--steps", "2", "--save-images", "1")
+    (cell,) = [json.loads(p.read_text()) for p in (run / "cells").glob("*.json")]
+    # --save-images 1 keeps the first image the cell is evaluated on (the first two are its training images)
+    assert [r["image"] for r in cell["rows"] if "saved_images" in r] == ["coffee"]
+    files = cell["rows"][0]["learned_perturbation"]["universal"]
+    assert all(r["learned_perturbation"] == {"universal": files} for r in cell["rows"])
+    patch = np.load(run / files["npy"]).astype(np.float64)
+    assert patch.shape == (3, 32, 32) and (run / files["png"]).is_file()
+    # the page holds the patch at the fixed scale 0.5 + delta / (2 eps), enlarged to 128 px (x4)
+    render_site([run], tmp_path / "site")
+    page = (tmp_path / "site/gallery/demo.html").read_text()
+    section = page[page.index('<section id="learned-perturbations">'):page.index("<h2>coffee</h2>")]
+    assert "fitted on astronaut, chelsea" in section
+    (src,) = re.findall(r'src="([^"]+)"', section)
+    expected = np.round(255 * np.clip(0.5 + patch / (2 * 4 / 255), 0, 1)).transpose(1, 2, 0)
+    assert np.array_equal(pixels(tmp_path / "site/gallery" / html.unescape(src)),
+                          expected.repeat(4, axis=0).repeat(4, axis=1))
+    assert np.array_equal(pixels(run / files["png"]), expected)  # what the run kept looks the same
+    # without --save-images the page still shows the patch
+    bare = srbench_run(tmp_path / "bare", "--models", "tiny-edsr", "--limit", "3", "--attack", "universal",
+                       "--alpha", "4", "--steps", "2")
+    render_site([bare], tmp_path / "site2")
+    page = (tmp_path / "site2/gallery/demo.html").read_text()
+    assert "learned-perturbations" in page and "<h2>coffee</h2>" not in page

@@ -155,13 +155,16 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
     for c in unit.cells:
         attack = c.make_attack()
         evaluator = worker.evaluator(suite, unit.dataset, c, attack)
-        saver = (ImageSaver(run_dir, c.cell_id, suite.save_images, [p.name for p in pairs])
-                 if run_dir is not None and suite.save_images else None)
-        cell_groups = groups
+        cell_groups, learned, evaluated = groups, {}, [p.name for p in pairs]
         if attack.fits_on_split and c.budget is not None:
-            cell_groups = fit_on_split(c, attack, evaluator, pairs, groups, device, progress, run_dir)
+            cell_groups, learned = fit_on_split(c, attack, evaluator, pairs, groups, device, progress, run_dir)
+            evaluated = attack.split(evaluated)[1]  # --save-images N keeps the first N images it is evaluated on
+        saver = (ImageSaver(run_dir, c.cell_id, suite.save_images, evaluated)
+                 if run_dir is not None and suite.save_images else None)
         rows = run_cell(c, attack, evaluator, cell_groups, device, progress, env,
                         restorer.weights_sha256, speed, on_images=saver)
+        for row in rows:
+            row.update(learned)
         out[c.cell_id] = rows
         if on_cell is not None:
             on_cell(c, rows)
@@ -169,19 +172,22 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
 
 
 def fit_on_split(c: Cell, attack, evaluator: CellEvaluator, pairs: list, groups: list[list], device: torch.device,
-                 progress: Any, run_dir: str | Path | None) -> list[list]:
-    """Fit an attack that learns on a split (e.g. universal) on its training images, keep what it learned with
-    the run, and return the batches of the images it is evaluated on (the others)."""
+                 progress: Any, run_dir: str | Path | None) -> tuple[list[list], dict]:
+    """Fit an attack that learns on a split (e.g. universal) on its training images and keep what it learned
+    with the run. Returns the batches of the images it is evaluated on (the others) and what each of the cell's
+    rows records about the kept files (``learned_perturbation``: name -> {"npy", "png"}, paths in the run)."""
     train, test = attack.split([p.name for p in pairs])
     task = progress.task(f"  fitting {c.attack} on {len(train)} image(s)", attack.n_steps)
     learned = evaluator.fit(attack, [p for p in pairs if p.name in set(train)], device,
                             on_step=lambda t: progress.update(task, completed=t))
     progress.update(task, visible=False)
+    kept_files = {}
     if run_dir is not None:
-        for name, tensor in learned.items():
-            save_perturbation(run_dir, c.cell_id, name, tensor, attack.eps)
+        kept_files = {name: save_perturbation(run_dir, c.cell_id, name, tensor, attack.eps)
+                      for name, tensor in learned.items()}
     keep = set(test)
-    return [kept for kept in ([p for p in g if p.name in keep] for g in groups) if kept]
+    test_groups = [kept for kept in ([p for p in g if p.name in keep] for g in groups) if kept]
+    return test_groups, ({"learned_perturbation": kept_files} if kept_files else {})
 
 
 def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], device: torch.device, progress: Any,

@@ -364,16 +364,70 @@ The numbers are this image's: adversarial output PSNR (clean vs attacked output)
 input).</p>"""
 
 
+def learned_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per cell whose attack learned a perturbation it kept (e.g. universal), newest per cell."""
+    if "learned_perturbation" not in df:
+        return df.iloc[:0]
+    df = df[df["learned_perturbation"].map(lambda v: isinstance(v, dict) and bool(v))]
+    df = df.sort_values("time").drop_duplicates(GROUP_KEYS, keep="last") if "time" in df else df
+    return df.sort_values(["dataset", "model", "scale", "attack", "alpha", "budget"], na_position="first")
+
+
+def learned_panel(delta: np.ndarray, eps: float) -> np.ndarray:
+    """H x W x 3 in [0, 1]: 0.5 + delta / (2 eps), as the saved PNG (mid-gray 0, black/white -eps/+eps), so
+    patches of different models at one budget compare directly."""
+    delta = np.asarray(delta, dtype=np.float64)
+    delta = np.repeat(delta, 3, axis=0) if delta.shape[0] == 1 else delta
+    return np.clip(0.5 + delta / (2 * eps), 0, 1).transpose(1, 2, 0) if eps > 0 else np.full(delta.shape[::-1], 0.5)
+
+
+def _learned_section(rows: pd.DataFrame, img_dir: Path, href_dir: str) -> str:
+    """The perturbations attacks learned for this dataset (one row per cell and learned tensor)."""
+    body = []
+    for _, row in rows.iterrows():
+        for name, files in sorted(row["learned_perturbation"].items()):
+            path = _saved_file(row["run"], files.get("npy"))
+            cell = PurePosixPath(files.get("npy", "")).parent.name
+            label = _row_label(row).replace("</th>", f"<br><span class=num>{html.escape(name)}, fitted on "
+                                            f"{html.escape(', '.join(row.get('universal_train_images') or []))}"
+                                            f"</span></th>")
+            if path is None:
+                body.append(f"<tr>{label}<td><span class=missing>file missing</span></td></tr>")
+                continue
+            try:
+                delta = np.load(path, allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise UserError(f"cannot read perturbation {path}: {exc.__class__.__name__}; "
+                                f"re-run the `srbench run` command that saved it") from None
+            side = delta.shape[-1]
+            img = _panel(learned_panel(delta, float(row["eps"])), _lr_display_size(side, delta.shape[-2]))
+            stem = f"{_slug(cell)}__{_slug(name)}"
+            with atomic_path(img_dir / f"{stem}.png") as tmp:
+                img.save(tmp, format="PNG")
+            body.append(f'<tr>{label}<td><img src="{html.escape(f"{href_dir}/{stem}.png")}" width="{img.size[0]}" '
+                        f'height="{img.size[1]}" alt="{html.escape(name)} perturbation, {html.escape(str(row["model"]))}"'
+                        f' title="{delta.shape[-2]} x {side} LR pixels, tiled over every test image"></td></tr>')
+    return ('<section id="learned-perturbations"><h2>Learned perturbations</h2><p class="meta">One perturbation per '
+            "cell, fitted on the images named and added, tiled from the top-left corner, to every other image. "
+            "Shown as 0.5 + &delta; / (2 &epsilon;): mid-gray is no change, black and white are &minus;&epsilon; and "
+            "+&epsilon; (the same scale in every row).</p><div class=\"scroll\"><table class=\"gallery\"><tbody>"
+            f"{''.join(body)}</tbody></table></div></section>")
+
+
 def render_gallery(df: pd.DataFrame, out: Path, title: str) -> dict[str, str]:
-    """Write gallery/<dataset>.html for every dataset with saved images; dataset -> link from index.html."""
-    rows = gallery_rows(df)
-    pages = {str(d): f"gallery/{_slug(d)}.html" for d in rows["dataset"].unique()}
+    """Write gallery/<dataset>.html for every dataset with saved images or learned perturbations;
+    dataset -> link from index.html."""
+    rows, learned = gallery_rows(df), learned_rows(df)
+    datasets = sorted({str(d) for d in rows["dataset"].unique()} | {str(d) for d in learned["dataset"].unique()})
+    pages = {d: f"gallery/{_slug(d)}.html" for d in datasets}
     nav = ('<a href="../index.html">leaderboard</a>' +
            "".join(f'<a href="{html.escape(Path(h).name)}">gallery: {html.escape(d)}</a>' for d, h in pages.items()))
-    for dataset, sub in rows.groupby("dataset", sort=True):
+    for dataset in datasets:
         img_dir = out / "gallery" / "img" / _slug(dataset)
-        sections = [_gallery_section(str(image), per_image, img_dir / _slug(image), f"img/{_slug(dataset)}/{_slug(image)}")
-                    for image, per_image in sub.groupby("image", sort=True)]
+        sub, fitted = rows[rows["dataset"].astype(str) == dataset], learned[learned["dataset"].astype(str) == dataset]
+        sections = [_learned_section(fitted, img_dir / "learned", f"img/{_slug(dataset)}/learned")] if len(fitted) else []
+        sections += [_gallery_section(str(image), per_image, img_dir / _slug(image), f"img/{_slug(dataset)}/{_slug(image)}")
+                     for image, per_image in sub.groupby("image", sort=True)]
         page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(f"{title}: gallery, {dataset}")}</title><style>{CSS}{GALLERY_CSS}</style></head>
@@ -385,7 +439,7 @@ def render_gallery(df: pd.DataFrame, out: Path, title: str) -> dict[str, str]:
 <script>{LOADED_JS}</script>
 </body></html>
 """
-        atomic_write_text(out / pages[str(dataset)], page)
+        atomic_write_text(out / pages[dataset], page)
     return pages
 
 
