@@ -26,7 +26,8 @@ from typing import Any
 
 import torch
 
-from model_zoo.ldm_sr.model import SUBFOLDERS, LatentDiffusionSR, import_diffusers
+from model_zoo.diffusion.loading import import_diffusers
+from model_zoo.ldm_sr.model import SUBFOLDERS, LatentDiffusionSR
 from srbench.files import write_json
 
 SCHEDULER = {"num_train_timesteps": 1000, "beta_start": 0.0015, "beta_end": 0.0155,
