@@ -36,16 +36,20 @@ def import_diffusers():
 def quiet(*libraries: Any):
     """Hide the libraries' loading chatter (advice to install accelerate, progress bars, deprecation warnings):
     errors still raise, and srbench says what to do about them."""
-    levels = [(lib.utils.logging, lib.utils.logging.get_verbosity()) for lib in libraries]
-    for logging, _ in levels:
+    states = [(lib.utils.logging, lib.utils.logging.get_verbosity(), lib.utils.logging.is_progress_bar_enabled())
+              for lib in libraries]
+    for logging, _, _ in states:
         logging.set_verbosity_error()
+        logging.disable_progress_bar()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             yield
     finally:
-        for logging, level in levels:
+        for logging, level, bars in states:
             logging.set_verbosity(level)
+            if bars:
+                logging.enable_progress_bar()
 
 
 def load_part(cls: Any, source: str | Path, sub: str, subfolders: Sequence[str], *libraries: Any) -> Any:
