@@ -1,8 +1,10 @@
-"""ldm-sr-x4 through `srbench run`: a local model folder, the hub (a local server), and the one-line errors.
+"""ldm-sr-x4 and sd-x4-upscaler through `srbench run`: a local model folder, the hub (a local server), and the
+one-line errors.
 
-The model is a tiny random-weight one of the real diffusers classes
-(model_zoo/ldm_sr/random_weights.py); the data one 64x64 crop of a
-scikit-image photograph (LR 16x16), so each run takes seconds.
+The models are tiny random-weight ones of the real diffusers classes
+(model_zoo/ldm_sr/random_weights.py, model_zoo/sd_upscaler/random_weights.py);
+the data one 64x64 crop of a scikit-image photograph (LR 16x16), so each run
+takes seconds.
 """
 import http.server
 import json
@@ -57,16 +59,25 @@ def test_run_with_a_local_model_folder_writes_the_sampler_and_seeds(tiny_model, 
 
 
 @pytest.fixture
-def hub(tiny_model):
-    HubHandler.files = {name: (tiny_model / name).read_bytes() for name in MODEL_FILES}
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), HubHandler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+def serve_hub():
+    """serve_hub(folder, names): a local Hugging Face Hub stand-in serving those files of the folder; its URL."""
+    servers = []
+
+    def serve(folder, names):
+        HubHandler.files = {name: (folder / name).read_bytes() for name in names}
+        servers.append(http.server.ThreadingHTTPServer(("127.0.0.1", 0), HubHandler))
+        threading.Thread(target=servers[-1].serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{servers[-1].server_address[1]}"
+
+    yield serve
+    for httpd in servers:
+        httpd.shutdown()
 
 
-def test_default_weights_come_from_the_hub_repository_then_from_the_cache(hub, tiny_model, one_image, tmp_path):
-    env = {"HF_ENDPOINT": hub, "HF_HUB_OFFLINE": "0", "SRBENCH_CACHE": str(tmp_path / "cache")}
+def test_default_weights_come_from_the_hub_repository_then_from_the_cache(serve_hub, tiny_model, one_image,
+                                                                          tmp_path):
+    env = {"HF_ENDPOINT": serve_hub(tiny_model, MODEL_FILES), "HF_HUB_OFFLINE": "0",
+           "SRBENCH_CACHE": str(tmp_path / "cache")}
     args = ["run", "--models", "ldm-sr-x4-t20", "--attack", "none", "--datasets", "set5",
             "--data-root", str(one_image), "--quiet"]
     first = run_cli(*args, "--out", "hub", cwd=tmp_path, env=env)
@@ -113,3 +124,44 @@ def test_without_diffusers_the_cli_says_how_to_install_it(tiny_model, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip() == ("srbench: error: diffusion models need the diffusers library, which is not "
                                      "installed: pip install 'srbench[diffusion]'")
+
+
+@pytest.fixture(scope="module")
+def tiny_sd(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from model_zoo.sd_upscaler.random_weights import TINY as SD_TINY, write_folder as write_sd_folder
+
+    return write_sd_folder(tmp_path_factory.mktemp("sd") / "tiny-sd-x4-upscaler", SD_TINY, seed=1)
+
+
+def test_sd_upscaler_from_a_folder_and_from_the_hub_gives_the_same_rows_with_sampler_and_conditioning(
+        tiny_sd, one_image, serve_hub, tmp_path):
+    from srbench import get_card
+
+    args = ["run", "--models", "sd-x4-upscaler-t20", "--attack", "ifgsm", "--alpha", "4", "--steps", "2",
+            "--n-eot", "2", "--datasets", "set5", "--data-root", str(one_image), "--quiet"]
+    one_thread = {"OMP_NUM_THREADS": "1"}  # tiny tensors: a second thread only spins on a busy machine (conftest)
+    local = run_cli(*args, "--weights", f"sd-x4-upscaler-t20={tiny_sd}", "--out", "local", cwd=tmp_path,
+                    env=one_thread)
+    assert local.returncode == 0, local.stderr[-3000:]
+    (row,) = rows_of(tmp_path / "local")["ifgsm_4"]
+    assert row["model"] == "sd-x4-upscaler-t20" and row["training"] == "diffusion"
+    assert row["model_options"] == {"sampler": "ddim", "steps": 20, "eta": 0.0, "noise_level": 20, "prompt": "",
+                                    "guidance_scale": 9.0}
+    assert row["n_seeds"] == 2 and row["seed"] == 0 and row["weights_sha256"] == sha256_of(tiny_sd)
+    assert row["linf"] <= 4 / 255 + 1e-6 and len(row["loss_trace"]) == 2
+    assert 0 < row["diversity_std"] and row["adv_output_psnr"] > 0
+
+    # the card's hub files: each entry, or its first alternative the folder has (safetensors)
+    entries = [(e,) if isinstance(e, str) else e for e in get_card("sd-x4-upscaler-t20").files]
+    names = [next(name for name in entry if (tiny_sd / name).is_file()) for entry in entries]
+    env = {"HF_ENDPOINT": serve_hub(tiny_sd, names), "HF_HUB_OFFLINE": "0", "SRBENCH_CACHE": str(tmp_path / "cache"),
+           **one_thread}
+    hub = run_cli(*args, "--out", "hub", cwd=tmp_path, env=env)
+    assert hub.returncode == 0, hub.stderr[-3000:]
+    (from_hub,) = rows_of(tmp_path / "hub")["ifgsm_4"]
+    for key in ("psnr_y", "adv_output_psnr", "linf", "diversity_std", "loss_trace", "model_options"):
+        assert from_hub[key] == row[key], key  # the same model, whichever way it came
+    snapshots = list((tmp_path / "cache" / "hf").glob("models--stabilityai--stable-diffusion-x4-upscaler/snapshots/*"))
+    assert len(snapshots) == 1 and from_hub["weights_sha256"] == sha256_of(snapshots[0])
+    assert from_hub["weights_sha256"] == row["weights_sha256"]  # the folder holds exactly the card's files
