@@ -15,11 +15,13 @@ SR_BENCHMARKS = SHARED / "data" / "sr-benchmarks"
 
 @pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
-    """Tests use small tensors: one thread. On a busy 2-core machine two OpenMP threads
-    were seen to run 30-80x slower than one (spin-waiting on a core another process holds)."""
+    """Tests use small tensors: one thread, here and in every `srbench` subprocess a test starts
+    (they inherit OMP_NUM_THREADS). On a busy 2-core machine two OpenMP threads were seen to run
+    30-80x slower than one (spin-waiting on a core another process holds)."""
     import torch
 
     torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 @pytest.fixture(autouse=True)
