@@ -66,3 +66,16 @@ def test_unknown_name_is_a_did_you_mean_error(cli):
     assert proc.stderr.startswith("srbench: error: unknown model 'imdm'. Did you mean 'imdn'?")
     assert len(proc.stderr.strip().splitlines()) == 1 and proc.stdout == ""
     assert cli("models", "zz*").returncode == 2
+
+
+def test_a_diffusers_card_shows_its_hub_cache_folder_and_file_alternatives(cli):
+    proc = cli("models", "sd-x4-upscaler")
+    assert proc.returncode == 0, proc.stderr
+    folder = cache_dir() / "hf" / "models--stabilityai--stable-diffusion-x4-upscaler"
+    assert f"cache path          {folder}\n" in proc.stdout
+    assert "unet/diffusion_pytorch_model.safetensors or unet/diffusion_pytorch_model.bin" in proc.stdout
+    assert "('" not in proc.stdout  # no Python tuples
+    status = lambda: table_rows(cli("models", "sd-x4*").stdout)["sd-x4-upscaler"][5]  # noqa: E731
+    assert status() == "will download"
+    folder.mkdir(parents=True)  # what hub_download leaves behind
+    assert status() == "cached"

@@ -18,7 +18,7 @@ from pathlib import Path
 from srbench.core.errors import UserError
 from srbench.core.restorer import Restorer, resolve_device
 from srbench.models.card import ModelCard
-from srbench.models.weights import env_var_for, hub_download, sha256_of
+from srbench.models.weights import cache_dir, env_var_for, hub_download, sha256_of
 
 
 def weight_file(sub: str, *names: str) -> tuple[str, ...]:
@@ -49,6 +49,10 @@ class DiffusersCard(ModelCard):
                                 f"{'does not exist' if not folder.is_dir() else 'has no ' + ', '.join(missing)}")
             return folder
         return self._download()
+
+    def cache_location(self) -> Path:
+        """The Hugging Face cache folder of the repository, inside the srbench cache (hub_download's layout)."""
+        return cache_dir() / "hf" / f"models--{self.repo.replace('/', '--')}"
 
     def _download(self) -> Path:
         try:

@@ -87,6 +87,10 @@ class ModelCard:
         one checkpoint file (a diffusers folder) overrides it."""
         return resolve_weights(self, explicit)
 
+    def cache_location(self) -> Path:
+        """Where a download of the weights is kept (``srbench models NAME`` shows it)."""
+        return cached_path(self.weights)
+
     def load(self, weights: str | os.PathLike | None = None, device: str | torch.device | None = None,
              scale: int | None = None) -> Restorer:
         """Build the model, load its verified weights (``weights``: an explicit checkpoint), freeze it and put it
@@ -121,7 +125,7 @@ def weights_status(card: ModelCard) -> str:
     bundled = bundled_path(w)
     if bundled is not None and bundled.is_file():
         return "bundled"
-    if cached_path(w).is_file():
+    if card.cache_location().exists():
         return "cached"
     return "will download" if w.sources else "must be supplied"
 

@@ -8,7 +8,7 @@ from srbench.core.errors import UserError
 from srbench.models import get_card, list_models
 from srbench.models.card import weights_status
 from srbench.models.defenses import defenses_table
-from srbench.models.weights import cached_path, env_var_for
+from srbench.models.weights import env_var_for
 
 GLOB_CHARS = "*?["
 LICENSE_WIDTH = 16  # keeps the table within 80 columns
@@ -56,8 +56,9 @@ def _value(value: Any, one_per_line: bool = False) -> str:
         return f"{getattr(value, '__module__', '?')}:{getattr(value, '__qualname__', repr(value))}"
     if isinstance(value, Mapping):
         return ", ".join(f"{k}={v!r}" for k, v in value.items()) or "-"
-    if isinstance(value, (tuple, list)):
-        return ("\n" if one_per_line else ", ").join(map(str, value)) or "-"
+    if isinstance(value, (tuple, list)):  # a tuple inside: alternatives (the first that exists is used)
+        items = [" or ".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v) for v in value]
+        return ("\n" if one_per_line else ", ").join(items) or "-"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value) if value not in (None, "") else "-"
@@ -76,7 +77,7 @@ def card_text(card) -> str:
         fields.append(("weights", "none (the model has no weights)"))
     else:
         fields += [(f"weights.{f.name}", getattr(w, f.name)) for f in dataclasses.fields(w)]
-        fields += [("weights status", weights_status(card)), ("cache path", cached_path(w)),
+        fields += [("weights status", weights_status(card)), ("cache path", card.cache_location()),
                    ("supply with", f"--weights {card.name}=PATH, or {env_var_for(card.name)}=PATH")]
     width = max(len(label) for label, _ in fields)
     out = [card.name]
