@@ -8,7 +8,7 @@ import time
 
 def test_interrupted_run_resumes(tmp_path):
     args = [sys.executable, "-m", "srbench.cli", "run", "--models", "bicubic,tiny-edsr", "--datasets", "demo",
-            "--alpha", "1,2,4,8", "--steps", "20", "--limit", "2", "--out", "run", "--quiet"]
+            "--alpha", "1,2,4,8,16,32", "--steps", "20", "--limit", "2", "--out", "run", "--quiet"]
     proc = subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     cells_dir = tmp_path / "run" / "cells"
     deadline = time.time() + 300
@@ -18,7 +18,7 @@ def test_interrupted_run_resumes(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err
     finished = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in cells_dir.glob("*.json")}
-    assert 5 <= len(finished) < 8, "the run should have been interrupted mid-way"
+    assert 5 <= len(finished) < 12, "the run should have been interrupted mid-way"  # 7 cells of margin: a busy machine
     for p in cells_dir.iterdir():  # no half-written file under a cell's name
         if not p.name.startswith("."):  # temporary files are hidden and skipped by readers
             json.loads(p.read_text())
@@ -26,7 +26,7 @@ def test_interrupted_run_resumes(tmp_path):
     again = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     cells = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in cells_dir.glob("*.json")}
-    assert len(cells) == 8
+    assert len(cells) == 12
     for name, value in finished.items():
         assert cells[name] == value, f"{name} was recomputed"
     third = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
