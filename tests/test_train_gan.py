@@ -137,3 +137,28 @@ def test_same_seed_sensitivity_is_zero_for_shift_invariant_noise():
     z = torch.randn(20, 1)
     d = torch.full_like(y, 0.3)
     assert torch.allclose(sensitivity(fn, y, d, z, 5), torch.full((4,), 0.09))
+
+
+def test_the_training_attack_differentiates_the_seed_mean_as_the_committed_toy_runs_did():
+    """The robustness term's inner attack takes the gradient of mean_seeds sum_inputs ||.||^2 in one graph:
+    the order of operations the committed toy runs were trained with. Summing the seeds' gradients and
+    dividing afterwards (the benchmark attack's order) is the same gradient rounded differently, and a
+    GAN amplifies that: seed 0's robust-stoch left the committed run after 1000 steps."""
+    torch.manual_seed(1)  # a case where the two orders end 4 Adam steps at different d (seed 0 does not)
+    G = ToyGenerator(True, 64, 3)
+    fn = lambda y, z: consistency(G(y, z), y)  # noqa: E731
+    y = torch.rand(4, 1)
+    att = AdamL2Attack(eps=1e-3, steps=4, lr=1e-4, n_seeds=50)
+    from srbench.experiments.training.robustness import draw_seeds
+    z, n = draw_seeds(G.sample_z, y, 50, torch.Generator().manual_seed(1))
+    start = random_in_ball(y, 1e-3, torch.Generator().manual_seed(2))
+    d = start.clone().requires_grad_(True)  # the reference: Adam on the loss with the seed mean inside
+    opt = torch.optim.Adam([d], lr=1e-4)
+    for _ in range(4):
+        (grad,) = torch.autograd.grad(sensitivity(fn, y, d, z, n).sum(), d)
+        d.grad = -grad
+        opt.step()
+        with torch.no_grad():
+            d.copy_(l2_project(d, 1e-3))
+    got = att.perturb(fn, y, z, n, torch.Generator().manual_seed(2))
+    assert torch.equal(got, d.detach())  # the same process and machine: bit for bit

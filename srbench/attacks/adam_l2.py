@@ -103,12 +103,19 @@ def sensitivity(fn: Fn, y: torch.Tensor, d: torch.Tensor, z: Any = None, n: int 
 
 
 def sensitivity_objective(fn: Fn, y: torch.Tensor, z: Any = None, n: int = 1, *, clamp: bool,
-                          reduction: str = "sum", chunk: int | None = None) -> ValueAndGrad:
+                          reduction: str = "sum", chunk: int | None = None,
+                          average_in_graph: bool = False) -> ValueAndGrad:
     """Eq. 6's objective at d and its gradient, for fixed seeds z (n seed-major draws per input).
 
     ``clamp``: the model sees clamp(y + d, 0, 1) (images) instead of y + d. The seeds are
     batched ``chunk`` at a time; the gradient is summed over chunks in one fixed order, so
     chunking does not change the result. The clean outputs are computed once, here.
+
+    ``average_in_graph``: where the mean over the n seeds is taken. False (the benchmark attack):
+    the gradients of the seeds are summed, then divided by n. True (the trainers' robustness term):
+    the mean is part of the differentiated loss, so autograd divides each seed's gradient by n
+    before summing. The same gradient, rounded differently; for n > 1 the difference grows
+    through GAN training, and the committed toy runs were trained with the second.
     """
     y = y.detach()
     b = y.shape[0]
@@ -125,10 +132,11 @@ def sensitivity_objective(fn: Fn, y: torch.Tensor, z: Any = None, n: int = 1, *,
                 dd = d.detach().requires_grad_(True)
                 v = (y + dd).clamp(0, 1) if clamp else y + dd
                 per_row = _squared_distance(fn(repeat_seeds(v, k1 - k0), slice_z(z, k0 * b, k1 * b)), c, reduction)
-                (g,) = torch.autograd.grad(per_row.sum(), dd)
+                loss = per_row.view(k1 - k0, b).sum(0).div(n).sum() if average_in_graph else per_row.sum()
+                (g,) = torch.autograd.grad(loss, dd)
                 grad += g
                 values += per_row.detach().double().view(k1 - k0, b).sum(0)
-        return values / n, grad / n
+        return values / n, grad if average_in_graph else grad / n
 
     return value_and_grad
 

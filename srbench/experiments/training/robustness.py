@@ -83,7 +83,7 @@ class AdamL2Attack:
         """The maximiser d (detached, shape of y) for fixed seeds z (n seed-major draws)."""
         y = y.detach()
         start = random_in_ball(y, self.eps, generator) if self.random_start else torch.zeros_like(y)
-        objective = sensitivity_objective(fn, y, z, n, clamp=False, reduction=self.reduction)
+        objective = sensitivity_objective(fn, y, z, n, clamp=False, reduction=self.reduction, average_in_graph=True)
         return adam_ascent(objective, start, self.eps, steps=self.steps, lr=self.lr, betas=self.betas).d
 
     def penalty(self, fn: Fn, y: torch.Tensor, sample_z: SampleZ | None = None,
