@@ -18,13 +18,22 @@ from pathlib import Path
 from srbench.core.errors import UserError
 from srbench.core.restorer import Restorer, resolve_device
 from srbench.models.card import ModelCard
-from srbench.models.weights import cache_dir, env_var_for, hub_download, sha256_of
+from srbench.models.weights import Weights, cache_dir, env_var_for, hub_download, sha256_of
 
 
 def weight_file(sub: str, *names: str) -> tuple[str, ...]:
     """The alternatives for one part's weights in ``sub``: diffusers' names unless given."""
     names = names or ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.bin")
     return tuple(f"{sub}/{name}" for name in names)
+
+
+def hub_weights(repo: str, subfolders: tuple[str, ...]) -> Weights:
+    """What a diffusers card says about its weights: a hub repository's folder, fetched file by file."""
+    return Weights(file=f"diffusers folder ({', '.join(f'{s}/' for s in subfolders)}) of {repo}",
+                   sources=(f"hf://{repo}",),
+                   how_to_get=(f"downloaded file by file from the Hugging Face repository {repo} into "
+                               f"the srbench cache (hf/); offline, give a folder made elsewhere with "
+                               f"huggingface-cli download {repo} --local-dir FOLDER"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,9 +14,8 @@ steps, eta, noise_level, prompt, guidance_scale).
 """
 from __future__ import annotations
 
-from model_zoo.diffusion.card import DiffusersCard, weight_file
+from model_zoo.diffusion.card import DiffusersCard, hub_weights, weight_file
 from model_zoo.sd_upscaler.model import SUBFOLDERS
-from srbench.models.weights import Weights
 
 REPO = "stabilityai/stable-diffusion-x4-upscaler"
 _PAPER = ("Rombach, Blattmann, Lorenz, Esser, Ommer: High-Resolution Image Synthesis with Latent Diffusion Models, "
@@ -37,11 +36,7 @@ def _card(name: str, steps: int, note: str) -> DiffusersCard:
         arch={"steps": steps, "eta": 0.0, "noise_level": 20, "prompt": "", "guidance_scale": 9.0},
         scale=4,
         stochastic=True,
-        weights=Weights(file=f"diffusers folder ({', '.join(f'{s}/' for s in SUBFOLDERS)}) of {REPO}",
-                        sources=(f"hf://{REPO}",),
-                        how_to_get=(f"downloaded file by file from the Hugging Face repository {REPO} into "
-                                    f"the srbench cache (hf/); offline, give a folder made elsewhere with "
-                                    f"huggingface-cli download {REPO} --local-dir FOLDER")),
+        weights=hub_weights(REPO, SUBFOLDERS),
         repo=REPO,
         subfolders=SUBFOLDERS,
         files=FILES,
