@@ -27,7 +27,7 @@ def weight_file(sub: str, *names: str) -> tuple[str, ...]:
     return tuple(f"{sub}/{name}" for name in names)
 
 
-def hub_weights(repo: str, subfolders: tuple[str, ...]) -> Weights:
+def _hub_weights(repo: str, subfolders: tuple[str, ...]) -> Weights:
     """What a diffusers card says about its weights: a hub repository's folder, fetched file by file."""
     return Weights(file=f"diffusers folder ({', '.join(f'{s}/' for s in subfolders)}) of {repo}",
                    sources=(f"hf://{repo}",),
@@ -44,6 +44,10 @@ class DiffusersCard(ModelCard):
     revision: str | None = None
     subfolders: tuple[str, ...] = ()  # what a local folder must hold
     files: tuple[str | tuple[str, ...], ...] = ()  # what the download fetches, in order; a tuple: alternatives
+
+    def __post_init__(self):
+        if self.weights is None:  # derived from repo and subfolders, so a card states them once
+            object.__setattr__(self, "weights", _hub_weights(self.repo, self.subfolders))
 
     def locate_weights(self, explicit: str | os.PathLike | None = None) -> Path:
         """The model folder: the one given (or named by the environment variable), else the hub repository's

@@ -15,7 +15,7 @@ distribution), so each step count is its own registered name:
 """
 from __future__ import annotations
 
-from model_zoo.diffusion.card import DiffusersCard, hub_weights, weight_file
+from model_zoo.diffusion.card import DiffusersCard, weight_file
 from model_zoo.ldm_sr.model import SUBFOLDERS
 
 REPO = "CompVis/ldm-super-resolution-4x-openimages"
@@ -34,7 +34,6 @@ def _card(name: str, steps: int, note: str) -> DiffusersCard:
         arch={"steps": steps, "eta": 0.0},
         scale=4,
         stochastic=True,
-        weights=hub_weights(REPO, SUBFOLDERS),
         repo=REPO,
         subfolders=SUBFOLDERS,
         files=FILES,

@@ -14,7 +14,7 @@ steps, eta, noise_level, prompt, guidance_scale).
 """
 from __future__ import annotations
 
-from model_zoo.diffusion.card import DiffusersCard, hub_weights, weight_file
+from model_zoo.diffusion.card import DiffusersCard, weight_file
 from model_zoo.sd_upscaler.model import SUBFOLDERS
 
 REPO = "stabilityai/stable-diffusion-x4-upscaler"
@@ -36,7 +36,6 @@ def _card(name: str, steps: int, note: str) -> DiffusersCard:
         arch={"steps": steps, "eta": 0.0, "noise_level": 20, "prompt": "", "guidance_scale": 9.0},
         scale=4,
         stochastic=True,
-        weights=hub_weights(REPO, SUBFOLDERS),
         repo=REPO,
         subfolders=SUBFOLDERS,
         files=FILES,
