@@ -115,3 +115,18 @@ def test_failing_task_is_reported_not_lost(ray_cluster, tmp_path):
     assert len(errors) == 2 * 2 * 2  # 2 cells x 2 one-image chunks x 2 attempts
     assert all("this model always fails" in e["error"] for e in errors)
     assert not list((tmp_path / "run").glob("cells/*.json"))
+
+
+def test_a_cell_fitted_on_a_split_is_one_ray_task():
+    """universal learns from the split's training images, so chunking its cell would fit it once per chunk."""
+    from srbench.bench.executors import RayExecutor
+    chunked = Suite(name="c", models=["bicubic"], datasets=["demo"], alphas=[2.0, 8.0], limit=3, batch_size=1,
+                    attack={"name": "ifgsm", "steps": 2}, device="cpu")
+    fitted = Suite(name="u", models=["bicubic"], datasets=["demo"], alphas=[4.0], limit=3, batch_size=1,
+                   attack={"name": "universal", "steps": 2, "patch": 8, "train_images": 1}, device="cpu")
+    executor = RayExecutor(images_per_task=1)
+    attacked = [c for c in cells(chunked) if c.budget is not None]
+    assert [u.n_chunks for u in executor.units(chunked, attacked)] == [3] * 3 * len(attacked)
+    [unit] = executor.units(fitted, [c for c in cells(fitted) if c.budget is not None])
+    assert (unit.start, unit.stop, unit.n_chunks) == (0, 3, 1)
+    assert unit.images == ("chelsea", "coffee")  # the images it is evaluated on: not the one it learns from

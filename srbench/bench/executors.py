@@ -10,7 +10,9 @@ image batches. What differs is where and how the units run:
   soon as it is finished.
 - :class:`RayExecutor` makes one Ray task per cell x image chunk (a chunk is
   ``images_per_task`` images, rounded up to whole batches), so one slow model
-  is spread over the cluster instead of serializing the run. Each task asks
+  is spread over the cluster instead of serializing the run (a cell whose
+  attack learns on a split, e.g. universal, is one task: it is fitted once,
+  not once per chunk). Each task asks
   for ``cpus_per_task`` CPUs and ``gpus_per_task`` GPUs. Results come back to
   the driver, which writes each chunk atomically under ``RUN_DIR/parts/`` and
   joins a cell's chunks into its cell file once all are there: a driver that
@@ -321,12 +323,14 @@ class RayExecutor:
                 if count >= per_task or k == len(groups) - 1:
                     spans.append((start, k + 1))
                     start, count = k + 1, 0
-            names = [tuple(p.name for g in groups[a:b] for p in g) for a, b in spans]
             for c in unit_cells:
+                # an attack that learns on a split (universal) is fitted once per cell, so its cell is one task
+                fits = c.budget is not None and c.make_attack().fits_on_split
+                cell_spans = [(0, len(groups))] if fits else spans
                 evaluated = set(c.evaluated_images([p.name for p in pairs]))  # a fitted attack's test images
-                units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(spans),
-                                      tuple(n for n in names[i] if n in evaluated))
-                             for i, (a, b) in enumerate(spans))
+                units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(cell_spans),
+                                      tuple(p.name for g in groups[a:b] for p in g if p.name in evaluated))
+                             for i, (a, b) in enumerate(cell_spans))
         return units
 
     def run(self, suite: Suite, todo: list[Cell], store: RunStore, progress: Any, env: dict) -> dict[str, str | None]:
