@@ -123,6 +123,21 @@ def test_corrupted_copy_is_refused(server, shared_weights, tmp_path, name):  # n
     assert not (cache_dir() / "weights" / card.weights.file).exists()
 
 
+@pytest.mark.parametrize("name", ["swiftsrgan", "craft"])
+def test_a_card_pinned_at_an_abbreviated_commit_falls_back_to_its_full_commit_source(server, shared_weights,  # noqa: F811
+                                                                                     name):
+    """The README pins these two at 7-digit commits; their second source is a full commit (issue 14)."""
+    root, url = server
+    card = srbench.get_card(name)
+    first, second = (urlparse(s).path for s in card.weights.sources)
+    assert re.fullmatch(r"/[^/]+/[^/]+/[0-9a-f]{40}/.+", second)
+    (root / second.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(shared_weights / FILES[name], root / second.lstrip("/"))  # only the second one is served
+    local = dataclasses.replace(card, name=f"{name}-local", weights=dataclasses.replace(
+        card.weights, sources=(url + first, url + second)))
+    assert sha256_of(resolve_weights(local)) == card.weights.sha256
+
+
 def test_a_card_refuses_a_file_of_another_architecture(shared_weights):
     with pytest.raises(UserError, match="hold a x4 Swift-SRGAN network, but the card expects a x4 DITN"):
         srbench.load_model("ditn", weights=shared_weights / FILES["swiftsrgan"], device="cpu")

@@ -36,9 +36,13 @@ DITN_GAN = _ditn("ditn-gan", "DITN_Real_GAN_x4.pth",
                  "a103f07b5c605c2e23c23bfe44a880e10e7c019388a516f657fb13b0e7df1097", "GAN",
                  "DITN x4 (same network as ditn), GAN-trained for real-world degradations")
 
-# Abbreviated commit (7 hex digits) as recorded where the file was copied from; the full 40-hex hash
-# could not be looked up offline: replace it when known. The sha256 pins the bytes either way.
+# First source: the abbreviated commit (7 hex digits) recorded where the file was copied from (its
+# full hash could not be looked up offline). Second: a full commit at which a public code index holds
+# the same path (Swift-SRGAN: the file still at the repository's root there); whether its bytes are
+# the same could not be checked offline, and the sha256 pins the bytes either way (a mismatch is
+# rejected and the next source tried).
 _SWIFT_REPO, _SWIFT_COMMIT = "Dynamic-Zoom/Dynamic-Zoom", "ad27b28"
+_SWIFT_FULL_COMMIT = "9651a313131d3f63cc98efa1db1cf350dad43945"
 SWIFTSRGAN = ModelCard(
     name="swiftsrgan",
     build="srbench.models.external:detected",
@@ -46,7 +50,8 @@ SWIFTSRGAN = ModelCard(
     scale=4,
     weights=Weights(file="swift_srgan_4x.pth.tar",
                     sha256="f741441dccb163c394afe095f76a5ca4a85732e699032732dc29320a900a609e",
-                    sources=(raw_github(_SWIFT_REPO, _SWIFT_COMMIT, "weights/swift_srgan_4x.pth.tar"),)),
+                    sources=(raw_github(_SWIFT_REPO, _SWIFT_COMMIT, "weights/swift_srgan_4x.pth.tar"),
+                             raw_github(_SWIFT_REPO, _SWIFT_FULL_COMMIT, "swift_srgan_4x.pth.tar"))),
     license="CC0-1.0 (upstream Swift-SRGAN)",
     paper=("Krishnan, Krishnan: SwiftSRGAN - Rethinking Super-Resolution for Efficient and Real-time "
            "Inference, ICAIDS 2021"),
@@ -56,6 +61,7 @@ SWIFTSRGAN = ModelCard(
 )
 
 _CRAFT_REPO, _CRAFT_COMMIT = "Amazingren/NTIRE2024_ESR", "6404fa4"  # abbreviated, as for Swift-SRGAN
+_CRAFT_FULL_COMMIT = "4dcc6540246d258f994099b28f7905ea14dc3a44"  # second source, as for Swift-SRGAN
 CRAFT = ModelCard(
     name="craft",
     build="srbench.models.external:detected",
@@ -63,7 +69,8 @@ CRAFT = ModelCard(
     scale=4,
     weights=Weights(file="team34_craft.pth",
                     sha256="a3d57001df7e856be6b4e3553d77be3b038609f34db5d41b43c3e6c67756a381",
-                    sources=(raw_github(_CRAFT_REPO, _CRAFT_COMMIT, "model_zoo/team34_craft.pth"),)),
+                    sources=(raw_github(_CRAFT_REPO, _CRAFT_COMMIT, "model_zoo/team34_craft.pth"),
+                             raw_github(_CRAFT_REPO, _CRAFT_FULL_COMMIT, "model_zoo/team34_craft.pth"))),
     license="MIT (NTIRE 2024 ESR repository)",
     paper=("Li, Zhang, Liu, Zhu: Feature Modulation Transformer: Cross-Refinement and Lightweight "
            "Super-Resolution, ICCV 2023 (CRAFT); weights: NTIRE 2024 efficient SR challenge, team 34"),
