@@ -8,26 +8,30 @@
    without per-step checkpointing, as tensor bytes (model_zoo/ldm_sr/cost.py's
    counter: what autograd keeps) and as the process's resident-memory peak
    (a fresh process per configuration), and the time of the step.
-2. Counted, the real architecture (model_zoo/ldm_sr/random_weights.REAL,
-   built on the meta device: shapes only, no weights, no arithmetic): FLOPs
-   of the UNet and the VQ decoder (torch's FlopCounterMode) and the tensor
-   bytes of an attack step per seed, at the five Set5 LR sizes (x4).
-3. An ESTIMATE of the Set5 suite of benchmarks/diffusion.yaml for ldm-sr-x4
-   at T = 20/50/100 (5 alphas x 50 I-FGSM steps x 10 seeds, plus the clean,
-   diversity and attacked evaluations): FLOPs from 2., an attack step costing
-   4 forwards with checkpointing (forward, recomputation, backward = 2), and
-   hours at a CPU rate measured here on the real UNet and at an ASSUMED GPU
-   rate (--gpu-tflops). No GPU was used.
+2. Counted, the real architectures of ldm-sr-x4 (model_zoo/ldm_sr/random_weights.REAL)
+   and sd-x4-upscaler (model_zoo/sd_upscaler/random_weights.REAL), built on
+   the meta device (shapes only, no weights, no arithmetic): FLOPs of the UNet
+   and the decoder (torch's FlopCounterMode) and the tensor bytes of an attack
+   step per seed, at the five Set5 LR sizes (x4).
+3. An ESTIMATE of the Set5 suite of benchmarks/diffusion.yaml (5 alphas x 50
+   I-FGSM steps x 10 seeds, plus the clean, diversity and attacked
+   evaluations) for each model at its step counts (ldm-sr-x4: T = 20/50/100;
+   sd-x4-upscaler, the same suite: T = 20/75): FLOPs from 2., an attack step
+   costing 4 forwards with checkpointing (forward, recomputation, backward =
+   2), and hours at a CPU rate measured here on each real UNet and at an
+   ASSUMED GPU rate (--gpu-tflops). No GPU was used.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -35,13 +39,16 @@ from torch.utils.flop_counter import FlopCounterMode
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from model_zoo.diffusion.loading import import_diffusers  # noqa: E402
+from model_zoo.ldm_sr import random_weights as ldm_weights  # noqa: E402
 from model_zoo.ldm_sr.cost import tensor_peak  # noqa: E402
 from model_zoo.ldm_sr.model import LatentDiffusionSR  # noqa: E402
-from model_zoo.ldm_sr.random_weights import REAL, TINY, random_ldm_sr, random_modules  # noqa: E402
+from model_zoo.ldm_sr.random_weights import TINY, random_ldm_sr  # noqa: E402
+from model_zoo.sd_upscaler import random_weights as sd_weights  # noqa: E402
+from model_zoo.sd_upscaler.model import StableDiffusionUpscaler  # noqa: E402
 from srbench.files import atomic_write_text, write_json  # noqa: E402
 
 ALPHAS, ATTACK_STEPS, SEEDS, DIVERSITY = (1, 2, 4, 8, 16), 50, 10, 32  # benchmarks/diffusion.yaml on Set5
-SUITE_T = (20, 50, 100)
 FWD_PER_ATTACK_STEP = {"checkpointing": 4, "plain": 3}  # forward + backward (2 forwards) + recomputation
 MiB = 2 ** 20
 
@@ -85,10 +92,58 @@ def set5_lr_sizes(root: Path) -> dict[str, tuple[int, int]]:
             if r["dataset"] == "Set5" and r["scale"] == 4 and r["kind"] == "LR"}
 
 
-def real_on_meta(steps: int, checkpointing: bool) -> LatentDiffusionSR:
+def ldm_on_meta(steps: int, checkpointing: bool) -> LatentDiffusionSR:
     with torch.device("meta"):
-        parts = random_modules(REAL)
+        parts = ldm_weights.random_modules(ldm_weights.REAL)
     return LatentDiffusionSR(*parts, steps=steps, checkpointing=checkpointing).requires_grad_(False)
+
+
+def sd_on_meta(steps: int, checkpointing: bool) -> StableDiffusionUpscaler:
+    """The upscaler with the empty prompt's text states (a constant: zeros of their shape stand in for them)."""
+    with torch.device("meta"):
+        parts = sd_weights.random_parts(sd_weights.REAL)
+    del parts["text_encoder"]  # runs once at load, outside the attack graph
+    text = torch.zeros(1, sd_weights.TEXT_TOKENS, sd_weights.REAL["unet"]["cross_attention_dim"])
+    model = StableDiffusionUpscaler(**parts, text_embeds=text, empty_embeds=text, steps=steps,
+                                    checkpointing=checkpointing)
+    return model.to("meta").requires_grad_(False)
+
+
+def ldm_unet_on_cpu():
+    """The real UNet with random weights, and one prediction at step 500 as the chain makes it."""
+    unet = import_diffusers().UNet2DModel(**ldm_weights.REAL["unet"]).eval().requires_grad_(False)
+    return unet, lambda x: unet(x, 500).sample
+
+
+def sd_unet_on_cpu():
+    unet = import_diffusers().UNet2DConditionModel(**sd_weights.REAL["unet"]).eval().requires_grad_(False)
+    text = torch.zeros(1, sd_weights.TEXT_TOKENS, sd_weights.REAL["unet"]["cross_attention_dim"])
+    level = torch.tensor([20])  # the card's noise level, the UNet's class label
+    return unet, lambda x: unet(x, 500, encoder_hidden_states=text, class_labels=level).sample
+
+
+@dataclasses.dataclass(frozen=True)
+class RealArchitecture:
+    """A diffusion restorer's real architecture: built on the meta device to count, its UNet on the CPU to time."""
+
+    name: str
+    on_meta: Callable[[int, bool], Any]  # (steps, checkpointing) -> the restorer on the meta device
+    unet_on_cpu: Callable[[], tuple[torch.nn.Module, Callable]]
+    suite_steps: tuple[int, ...]
+    config: str  # where its configuration is written
+    layout: str  # what its parts are, in words
+
+
+ARCHITECTURES = (
+    RealArchitecture("ldm-sr-x4", ldm_on_meta, ldm_unet_on_cpu, (20, 50, 100), "model_zoo/ldm_sr/random_weights.REAL",
+                     "UNet2DModel (channels 160-320-320-640, self-attention at the lowest level and the middle), "
+                     "VQModel decoder (f = 4, 8192 codes)"),
+    RealArchitecture("sd-x4-upscaler", sd_on_meta, sd_unet_on_cpu, (20, 75),
+                     "model_zoo/sd_upscaler/random_weights.REAL",
+                     "UNet2DConditionModel (channels 256-512-512-1024, cross-attention to the 77 x 1024 text "
+                     "states at the three lower levels, self-attention too at the lowest and the middle), "
+                     "AutoencoderKL decoder (f = 4); the CLIP text encoder runs once at load, not per step"),
+)
 
 
 def flops(fn) -> int:
@@ -97,24 +152,27 @@ def flops(fn) -> int:
     return counter.get_total_flops()
 
 
-def real_counts(sizes: dict[str, tuple[int, int]]) -> dict[str, dict]:
+def meta_zeros(*shape: int) -> torch.Tensor:
+    return torch.zeros(*shape, device="meta")
+
+
+def real_counts(arch: RealArchitecture, sizes: dict[str, tuple[int, int]]) -> dict[str, dict]:
     """Per image: UNet and decoder forward FLOPs, and attack-step tensor bytes (one seed) at T = 1 and 2."""
-    models = {(t, c): real_on_meta(t, c) for t in (1, 2) for c in (True, False)}
+    models = {(t, c): arch.on_meta(t, c) for t in (1, 2) for c in (True, False)}
     out = {}
     for name, (h, w) in sizes.items():
         m = models[1, True]
-        y = torch.zeros(1, 3, h, w, device="meta")
-        ph, pw = m.latent_shape(y)[1:]
-        latent = torch.zeros(1, 3, ph, pw, device="meta")
+        y = meta_zeros(1, 3, h, w)
+        _, ph, pw = m.latent_shape(y)
         row = {"lr": [h, w], "latent": [ph, pw],
-               "unet_flops": flops(lambda: m.unet(torch.cat([latent, latent], 1), 500)),
-               "decoder_flops": flops(lambda: m.vqvae.decode(latent))}
-        hr = torch.zeros(1, 3, 4 * h, 4 * w, device="meta")
-        z = {"latent": latent}
+               "unet_flops": flops(lambda: m.predict(meta_zeros(1, m.unet.config.in_channels, ph, pw), 500)),
+               "decoder_flops": flops(lambda: m.decode(meta_zeros(1, m.latent_channels, ph, pw)))}
+        hr = meta_zeros(1, 3, 4 * h, 4 * w)
         for (t, c), model in models.items():
+            z = {k: meta_zeros(1, *shape) for k, shape in model.z_shapes(y).items()}
             row[f"bytes_T{t}_{'checkpointing' if c else 'plain'}"] = tensor_peak(model, y, hr, z)
         out[name] = row
-        log(f"  {name} LR {h}x{w}: UNet {row['unet_flops'] / 1e9:.0f} GFLOP/step, "
+        log(f"  {arch.name} {name} LR {h}x{w}: UNet {row['unet_flops'] / 1e9:.0f} GFLOP/step, "
             f"decoder {row['decoder_flops'] / 1e9:.0f} GFLOP")
     return out
 
@@ -125,41 +183,48 @@ def bytes_at(row: dict, mode: str, t: int) -> float:
     return b1 + (b2 - b1) * (t - 1)
 
 
-def check_linearity(sizes: dict[str, tuple[int, int]], counts: dict[str, dict], t: int = 8) -> dict[str, float]:
+def check_linearity(arch: RealArchitecture, sizes: dict[str, tuple[int, int]], counts: dict[str, dict],
+                    t: int = 8) -> dict[str, float]:
     """The T = 1, 2 extrapolation against a direct count at T = t on the smallest image."""
     name = min(sizes, key=lambda n: sizes[n][0] * sizes[n][1])
     h, w = sizes[name]
     out = {}
     for mode, c in (("checkpointing", True), ("plain", False)):
-        model = real_on_meta(t, c)
-        y = torch.zeros(1, 3, h, w, device="meta")
-        z = {"latent": torch.zeros(1, *model.latent_shape(y), device="meta")}
-        direct = tensor_peak(model, y, torch.zeros(1, 3, 4 * h, 4 * w, device="meta"), z)
+        model = arch.on_meta(t, c)
+        y = meta_zeros(1, 3, h, w)
+        z = {k: meta_zeros(1, *shape) for k, shape in model.z_shapes(y).items()}
+        direct = tensor_peak(model, y, meta_zeros(1, 3, 4 * h, 4 * w), z)
         out[mode] = direct / bytes_at(counts[name], mode, t)
     return {"image": name, "T": t, "direct_over_extrapolated": out}
 
 
-def cpu_rate(threads: int) -> dict[str, float]:
-    """Measured float32 rate of the real UNet (random weights) on this CPU: forward+backward at LR 32x32."""
+def parameters(arch: RealArchitecture) -> dict[str, int]:
+    model = arch.on_meta(1, True)
+    return {"unet": sum(p.numel() for p in model.unet.parameters()),
+            "decoder": sum(p.numel() for p in model.autoencoder.parameters())}
+
+
+def cpu_rate(arch: RealArchitecture, threads: int) -> dict[str, float]:
+    """Measured float32 rate of the real UNet (random weights) on this CPU: forward+backward at latent 32x32."""
     torch.set_num_threads(threads)
-    unet, _, _ = random_modules({**REAL, "vqvae": TINY["vqvae"]})
-    unet.requires_grad_(False)
-    x = torch.rand(1, 6, 32, 32)
-    fwd = flops(lambda: unet(x, 500))
+    unet, predict = arch.unet_on_cpu()
+    x = torch.rand(1, unet.config.in_channels, 32, 32)
+    fwd = flops(lambda: predict(x))
     times = []
     for _ in range(3):
         xi = x.clone().requires_grad_(True)
         t0 = time.perf_counter()
-        unet(xi, 500).sample.square().mean().backward()
+        predict(xi).square().mean().backward()
         times.append(time.perf_counter() - t0)
     seconds = sorted(times)[1]
     return {"unet_fwd_flops_32x32": fwd, "fwd_bwd_seconds": seconds, "flops_per_second": 3 * fwd / seconds,
             "threads": threads}
 
 
-def suite_estimate(counts: dict[str, dict], cpu_flops: float, gpu_flops: float) -> list[dict]:
+def suite_estimate(arch: RealArchitecture, counts: dict[str, dict], cpu_flops: float,
+                   gpu_flops: float) -> list[dict]:
     rows = []
-    for t in SUITE_T:
+    for t in arch.suite_steps:
         total = 0.0
         peak = {"checkpointing": 0.0, "plain": 0.0}
         for row in counts.values():
@@ -177,6 +242,44 @@ def suite_estimate(counts: dict[str, dict], cpu_flops: float, gpu_flops: float) 
 
 
 # ----------------------------------------------------------------------------- report
+
+
+def real_markdown(section: str, name: str, arch: dict) -> list[str]:
+    params = arch["parameters"]
+    lines = [f"## {section}. Counted: the real {name} architecture at the Set5 LR sizes (x4)", "",
+             f"{arch['layout']}: UNet {params['unet'] / 1e6:.1f}M parameters, decoder's autoencoder "
+             f"{params['decoder'] / 1e6:.1f}M; config {arch['config']}.", "",
+             "| image | LR (h x w) | latent | UNet GFLOP / step | decoder GFLOP | MiB/seed, T=1 plain | "
+             "MiB per extra step, plain | MiB/seed checkpointed (any T) |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for image, row in arch["images"].items():
+        per_step = (row["bytes_T2_plain"] - row["bytes_T1_plain"]) / MiB
+        lines.append(f"| {image} | {row['lr'][0]}x{row['lr'][1]} | {row['latent'][0]}x{row['latent'][1]} | "
+                     f"{row['unet_flops'] / 1e9:.0f} | {row['decoder_flops'] / 1e9:.0f} | "
+                     f"{row['bytes_T1_plain'] / MiB:.0f} | {per_step:.0f} | "
+                     f"{row['bytes_T2_checkpointing'] / MiB:.0f} |")
+    lin = arch["linearity_check"]
+    lines += ["", f"Bytes at other T are linear in T (from the T = 1 and 2 counts; a direct count at "
+              f"T = {lin['T']} on {lin['image']} is {lin['direct_over_extrapolated']['plain']:.4f}x (plain) and "
+              f"{lin['direct_over_extrapolated']['checkpointing']:.4f}x (checkpointed) the extrapolation).", ""]
+    return lines
+
+
+def estimate_markdown(section: str, name: str, est: dict) -> list[str]:
+    lines = [f"## {section}. ESTIMATE: the Set5 suite (benchmarks/diffusion.yaml) for {name}", "",
+             f"Work: {len(ALPHAS)} alphas x {ATTACK_STEPS} I-FGSM steps x {SEEDS} seeds, each step "
+             f"{FWD_PER_ATTACK_STEP['checkpointing']} chain forwards (checkpointed), plus {SEEDS} clean, "
+             f"{DIVERSITY} diversity and {len(ALPHAS)} x {SEEDS} attacked samples per image; a chain forward is "
+             f"T UNet calls + one decode. CPU hours at the rate measured here on the real UNet "
+             f"({est['cpu']['flops_per_second'] / 1e9:.0f} GFLOP/s, {est['cpu']['threads']} thread); GPU hours "
+             f"at an ASSUMED sustained {est['gpu_tflops']:g} TFLOP/s (float32), not measured.", "",
+             "| T | suite PFLOP | CPU hours (1 thread) | GPU hours (estimate) | peak GiB/seed checkpointed | "
+             "peak GiB/seed plain | plain, 10 seeds batched (GiB) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    for row in est["rows"]:
+        lines.append(f"| {row['T']} | {row['flops'] / 1e15:.1f} | {row['cpu_hours']:,.0f} | "
+                     f"{row['gpu_hours_estimate']:.1f} | {row['peak_bytes_per_seed_checkpointing'] / 2**30:.1f} | "
+                     f"{row['peak_bytes_per_seed_plain'] / 2**30:.1f} | "
+                     f"{10 * row['peak_bytes_per_seed_plain'] / 2**30:.0f} |")
+    return lines + [""]
 
 
 def markdown(res: dict) -> str:
@@ -203,40 +306,14 @@ def markdown(res: dict) -> str:
               f"{tiny['slope_rss']['checkpointing'] / 1024:.0f} KiB vs {tiny['slope_rss']['plain'] / 1024:.0f} KiB "
               f"(the checkpointed RSS growth is allocator and Python-object overhead of the kept graph, "
               f"not tensors).", ""]
-    real = res["real"]
-    lines += ["## 2. Counted: the real ldm-sr-x4 architecture at the Set5 LR sizes (x4)", "",
-              f"{real['architecture']}", "",
-              "| image | LR (h x w) | latent | UNet GFLOP / step | decoder GFLOP | MiB/seed, T=1 plain | "
-              "MiB per extra step, plain | MiB/seed checkpointed (any T) |", "|---|---|---|---:|---:|---:|---:|---:|"]
-    for name, row in real["images"].items():
-        per_step = (row["bytes_T2_plain"] - row["bytes_T1_plain"]) / MiB
-        lines.append(f"| {name} | {row['lr'][0]}x{row['lr'][1]} | {row['latent'][0]}x{row['latent'][1]} | "
-                     f"{row['unet_flops'] / 1e9:.0f} | {row['decoder_flops'] / 1e9:.0f} | "
-                     f"{row['bytes_T1_plain'] / MiB:.0f} | {per_step:.0f} | "
-                     f"{row['bytes_T2_checkpointing'] / MiB:.0f} |")
-    lin = real["linearity_check"]
-    lines += ["", f"Bytes at other T are linear in T (from the T = 1 and 2 counts; a direct count at "
-              f"T = {lin['T']} on {lin['image']} is {lin['direct_over_extrapolated']['plain']:.4f}x (plain) and "
-              f"{lin['direct_over_extrapolated']['checkpointing']:.4f}x (checkpointed) the extrapolation).", ""]
-    est = res["estimate"]
-    lines += ["## 3. ESTIMATE: the Set5 suite (benchmarks/diffusion.yaml) for ldm-sr-x4", "",
-              f"Work: {len(ALPHAS)} alphas x {ATTACK_STEPS} I-FGSM steps x {SEEDS} seeds, each step "
-              f"{FWD_PER_ATTACK_STEP['checkpointing']} chain forwards (checkpointed), plus {SEEDS} clean, "
-              f"{DIVERSITY} diversity and {len(ALPHAS)} x {SEEDS} attacked samples per image; a chain forward is "
-              f"T UNet calls + one decode. CPU hours at the rate measured here on the real UNet "
-              f"({est['cpu']['flops_per_second'] / 1e9:.0f} GFLOP/s, {est['cpu']['threads']} thread); GPU hours "
-              f"at an ASSUMED sustained {est['gpu_tflops']:g} TFLOP/s (float32), not measured.", "",
-              "| T | suite PFLOP | CPU hours (1 thread) | GPU hours (estimate) | peak GiB/seed checkpointed | "
-              "peak GiB/seed plain | plain, 10 seeds batched (GiB) |", "|---:|---:|---:|---:|---:|---:|---:|"]
-    for row in est["rows"]:
-        lines.append(f"| {row['T']} | {row['flops'] / 1e15:.1f} | {row['cpu_hours']:,.0f} | "
-                     f"{row['gpu_hours_estimate']:.1f} | {row['peak_bytes_per_seed_checkpointing'] / 2**30:.1f} | "
-                     f"{row['peak_bytes_per_seed_plain'] / 2**30:.1f} | "
-                     f"{10 * row['peak_bytes_per_seed_plain'] / 2**30:.0f} |")
-    lines += ["", "Peak memory is for the largest Set5 image (baby, LR 128x128), per seed (seeds batched together "
+    for letter, (name, arch) in zip("ab", res["architectures"].items()):
+        lines += real_markdown(f"2{letter}", name, arch)
+    for letter, (name, arch) in zip("ab", res["architectures"].items()):
+        lines += estimate_markdown(f"3{letter}", name, arch["estimate"])
+    lines += ["Peak memory is for the largest Set5 image (baby, LR 128x128), per seed (seeds batched together "
               "multiply it; `--z-chunk` bounds how many share one pass). With checkpointing it is dominated by the "
-              "VQ decoder at the 512x512 output (checkpointed block by block). The counts use PyTorch's "
-              "attention as it runs on a CPU, which holds the full attention matrix: the decoder's middle block "
+              "decoder at the 512x512 output (checkpointed block by block). The counts use PyTorch's "
+              "attention as it runs on a CPU, which holds the full attention matrix: each decoder's middle block "
               "attends over all 128x128 latent positions (2 GiB per seed for the matrix and its softmax), which "
               "a GPU's fused attention does not keep, so the GPU peak should be lower.", ""]
     return "\n".join(lines)
@@ -270,28 +347,25 @@ def main() -> None:
                 "time": rss["checkpointing"][-1]["seconds"] / rss["plain"][-1]["seconds"]}}
     log(f"   ratio at T={steps[-1]}: {tiny['ratio_at_largest_T']}")
 
-    log("2. real architecture on the meta device: FLOPs and tensor bytes at the Set5 LR sizes")
     sizes = set5_lr_sizes(args.data_root)
-    counts = real_counts(sizes)
-    with torch.device("meta"):
-        parts = random_modules(REAL)
-    n_unet, n_vq = (sum(p.numel() for p in m.parameters()) for m in parts[:2])
-    architecture = (f"UNet2DModel {n_unet / 1e6:.1f}M parameters (channels {REAL['unet']['block_out_channels']}, "
-                    f"attention at the lowest level and the middle), VQModel {n_vq / 1e6:.1f}M (f = 4, "
-                    f"{REAL['vqvae']['num_vq_embeddings']} codes); config model_zoo/ldm_sr/random_weights.REAL.")
-    real = {"architecture": architecture, "images": counts, "linearity_check": check_linearity(sizes, counts)}
-
-    log("3. measured CPU rate of the real UNet, and the suite estimate")
-    cpu = cpu_rate(args.threads)
-    est = {"cpu": cpu, "gpu_tflops": args.gpu_tflops,
-           "rows": suite_estimate(counts, cpu["flops_per_second"], args.gpu_tflops * 1e12)}
-    for row in est["rows"]:
-        log(f"   T={row['T']}: {row['flops'] / 1e15:.1f} PFLOP, {row['gpu_hours_estimate']:.1f} GPU h (estimate)")
+    architectures = {}
+    for arch in ARCHITECTURES:
+        log(f"2. {arch.name}: the real architecture on the meta device, FLOPs and tensor bytes at the Set5 LR sizes")
+        counts = real_counts(arch, sizes)
+        log(f"3. {arch.name}: measured CPU rate of the real UNet, and the suite estimate")
+        cpu = cpu_rate(arch, args.threads)
+        est = {"cpu": cpu, "gpu_tflops": args.gpu_tflops,
+               "rows": suite_estimate(arch, counts, cpu["flops_per_second"], args.gpu_tflops * 1e12)}
+        for row in est["rows"]:
+            log(f"   T={row['T']}: {row['flops'] / 1e15:.1f} PFLOP, {row['gpu_hours_estimate']:.1f} GPU h (estimate)")
+        architectures[arch.name] = {"layout": arch.layout, "config": arch.config, "parameters": parameters(arch),
+                                    "images": counts, "linearity_check": check_linearity(arch, sizes, counts),
+                                    "estimate": est}
 
     command = "OMP_NUM_THREADS=1 python benchmarks/diffusion_cost.py" + "".join(
         f" {a}" for a in sys.argv[1:])
     res = {"command": command, "machine": f"{platform.machine()} CPU, torch {torch.__version__}",
-           "seconds": time.perf_counter() - t_start, "tiny": tiny, "real": real, "estimate": est}
+           "seconds": time.perf_counter() - t_start, "tiny": tiny, "architectures": architectures}
     text = markdown(res)
     print(text)
     if args.out is not None:

@@ -57,7 +57,7 @@ def counted(image: str, t: int) -> dict:
     """FLOPs and tensor bytes of one attack step per seed, as benchmarks/diffusion_cost.py counted them
     (linear in T from its T = 1 and 2 counts; 4 chain forwards checkpointed, 3 plain). {} if not counted."""
     try:
-        row = json.loads(COUNTED.read_text())["real"]["images"][image]
+        row = json.loads(COUNTED.read_text())["architectures"]["ldm-sr-x4"]["images"][image]
     except (OSError, KeyError, ValueError):
         return {}
     chain = t * row["unet_flops"] + row["decoder_flops"]

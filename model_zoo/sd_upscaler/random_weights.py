@@ -62,6 +62,33 @@ TINY: dict[str, dict[str, Any]] = {
 }
 
 
+# The real architecture, for counting its cost on the meta device (benchmarks/diffusion_cost.py): written from the
+# original x4-upscaling config of Stability-AI/stablediffusion (UNet: 256 base channels, multipliers 1-2-2-4, 2
+# residual blocks per level, 8 heads with linear projections and context width 1024 at downsampling 2, 4 and 8,
+# only cross-attention at the first two of them, 1000 noise-level classes, input 4 latent + 3 LR channels; KL
+# autoencoder: 128 channels, multipliers 1-2-4, 2 residual blocks, 4 latent channels, scale 0.08333; the
+# OpenCLIP ViT-H text tower's first 23 layers, width 1024, whose penultimate output conditions the UNet). A real
+# folder carries its own configs, which win.
+REAL: dict[str, dict[str, Any]] = {
+    "unet": {"sample_size": 128, "in_channels": 7, "out_channels": 4, "layers_per_block": 2,
+             "block_out_channels": (256, 512, 512, 1024),
+             "down_block_types": ("DownBlock2D",) + ("CrossAttnDownBlock2D",) * 3,
+             "up_block_types": ("CrossAttnUpBlock2D",) * 3 + ("UpBlock2D",),
+             "only_cross_attention": (True, True, True, False), "use_linear_projection": True,
+             "cross_attention_dim": 1024, "attention_head_dim": 8, "norm_num_groups": 32, "num_class_embeds": 1000},
+    "vae": {"in_channels": 3, "out_channels": 3, "latent_channels": 4, "block_out_channels": (128, 256, 512),
+            "layers_per_block": 2, "norm_num_groups": 32, "down_block_types": ("DownEncoderBlock2D",) * 3,
+            "up_block_types": ("UpDecoderBlock2D",) * 3, "scaling_factor": 0.08333, "sample_size": 256},
+    "text_encoder": {"vocab_size": 49408, "hidden_size": 1024, "intermediate_size": 4096, "num_hidden_layers": 23,
+                     "num_attention_heads": 16, "max_position_embeddings": 77, "projection_dim": 512,
+                     "hidden_act": "gelu"},
+    "scheduler": TINY["scheduler"],
+    "low_res_scheduler": TINY["low_res_scheduler"],
+    "pipeline": TINY["pipeline"],
+}
+TEXT_TOKENS = 77  # the real tokenizer's length: the UNet attends to (1, 77, 1024) text states
+
+
 def write_tokenizer(folder: Path) -> None:
     """The tokenizer in the hub repository's files (vocab.json, merges.txt and two configs; no tokenizer.json)."""
     special = {"bos_token": BOS, "eos_token": EOS, "unk_token": EOS, "pad_token": PAD}
