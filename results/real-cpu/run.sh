@@ -12,5 +12,5 @@ RUN=(--data-root $S/data/sr-benchmarks --out results/real-cpu/run --device cpu -
 # Set5 for every model first, then Set14, then the first 10 images of BSD100 (the same for every model)
 srbench run benchmarks/real-cpu.yaml --datasets set5 --save-images bird "${RUN[@]}"
 # images kept for Set5's bird only (README: the repository must stay small enough for the GPU session)
-srbench run benchmarks/real-cpu.yaml --datasets set14 "${RUN[@]}"
-srbench run benchmarks/real-cpu.yaml --datasets bsd100 --limit 10 "${RUN[@]}"
+srbench run benchmarks/real-cpu.yaml --datasets set14 --save-images 0 "${RUN[@]}"
+srbench run benchmarks/real-cpu.yaml --datasets bsd100 --limit 10 --save-images 0 "${RUN[@]}"
