@@ -43,7 +43,6 @@ from model_zoo.diffusion.loading import import_diffusers  # noqa: E402
 from model_zoo.ldm_sr import random_weights as ldm_weights  # noqa: E402
 from model_zoo.ldm_sr.cost import tensor_peak  # noqa: E402
 from model_zoo.ldm_sr.model import LatentDiffusionSR  # noqa: E402
-from model_zoo.ldm_sr.random_weights import TINY, random_ldm_sr  # noqa: E402
 from model_zoo.sd_upscaler import random_weights as sd_weights  # noqa: E402
 from model_zoo.sd_upscaler.model import StableDiffusionUpscaler  # noqa: E402
 from srbench.files import atomic_write_text, write_json  # noqa: E402
@@ -67,7 +66,7 @@ def tiny_tensor_peaks(steps: list[int], side: int) -> dict[str, list[int]]:
     for name, checkpointing in (("checkpointing", True), ("plain", False)):
         peaks = []
         for t in steps:
-            model = random_ldm_sr(TINY, steps=t, checkpointing=checkpointing)
+            model = ldm_weights.random_ldm_sr(ldm_weights.TINY, steps=t, checkpointing=checkpointing)
             peaks.append(tensor_peak(model, y, hr, model.sample_z(y, 1, torch.Generator().manual_seed(0))))
         out[name] = peaks
     return out
@@ -98,12 +97,17 @@ def ldm_on_meta(steps: int, checkpointing: bool) -> LatentDiffusionSR:
     return LatentDiffusionSR(*parts, steps=steps, checkpointing=checkpointing).requires_grad_(False)
 
 
+def empty_text_states() -> torch.Tensor:
+    """Stand-in for the empty prompt's text states: a constant of the model, only its shape matters here."""
+    return torch.zeros(1, sd_weights.TEXT_TOKENS, sd_weights.REAL["unet"]["cross_attention_dim"])
+
+
 def sd_on_meta(steps: int, checkpointing: bool) -> StableDiffusionUpscaler:
     """The upscaler with the empty prompt's text states (a constant: zeros of their shape stand in for them)."""
     with torch.device("meta"):
         parts = sd_weights.random_parts(sd_weights.REAL)
     del parts["text_encoder"]  # runs once at load, outside the attack graph
-    text = torch.zeros(1, sd_weights.TEXT_TOKENS, sd_weights.REAL["unet"]["cross_attention_dim"])
+    text = empty_text_states()
     model = StableDiffusionUpscaler(**parts, text_embeds=text, empty_embeds=text, steps=steps,
                                     checkpointing=checkpointing)
     return model.to("meta").requires_grad_(False)
@@ -117,7 +121,7 @@ def ldm_unet_on_cpu():
 
 def sd_unet_on_cpu():
     unet = import_diffusers().UNet2DConditionModel(**sd_weights.REAL["unet"]).eval().requires_grad_(False)
-    text = torch.zeros(1, sd_weights.TEXT_TOKENS, sd_weights.REAL["unet"]["cross_attention_dim"])
+    text = empty_text_states()
     level = torch.tensor([20])  # the card's noise level, the UNet's class label
     return unet, lambda x: unet(x, 500, encoder_hidden_states=text, class_labels=level).sample
 
@@ -156,6 +160,11 @@ def meta_zeros(*shape: int) -> torch.Tensor:
     return torch.zeros(*shape, device="meta")
 
 
+def meta_z(model, y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """One seed's z for y, every part in its shape, on the meta device."""
+    return {k: meta_zeros(1, *shape) for k, shape in model.z_shapes(y).items()}
+
+
 def real_counts(arch: RealArchitecture, sizes: dict[str, tuple[int, int]]) -> dict[str, dict]:
     """Per image: UNet and decoder forward FLOPs, and attack-step tensor bytes (one seed) at T = 1 and 2."""
     models = {(t, c): arch.on_meta(t, c) for t in (1, 2) for c in (True, False)}
@@ -169,8 +178,7 @@ def real_counts(arch: RealArchitecture, sizes: dict[str, tuple[int, int]]) -> di
                "decoder_flops": flops(lambda: m.decode(meta_zeros(1, m.latent_channels, ph, pw)))}
         hr = meta_zeros(1, 3, 4 * h, 4 * w)
         for (t, c), model in models.items():
-            z = {k: meta_zeros(1, *shape) for k, shape in model.z_shapes(y).items()}
-            row[f"bytes_T{t}_{'checkpointing' if c else 'plain'}"] = tensor_peak(model, y, hr, z)
+            row[f"bytes_T{t}_{'checkpointing' if c else 'plain'}"] = tensor_peak(model, y, hr, meta_z(model, y))
         out[name] = row
         log(f"  {arch.name} {name} LR {h}x{w}: UNet {row['unet_flops'] / 1e9:.0f} GFLOP/step, "
             f"decoder {row['decoder_flops'] / 1e9:.0f} GFLOP")
@@ -192,8 +200,7 @@ def check_linearity(arch: RealArchitecture, sizes: dict[str, tuple[int, int]], c
     for mode, c in (("checkpointing", True), ("plain", False)):
         model = arch.on_meta(t, c)
         y = meta_zeros(1, 3, h, w)
-        z = {k: meta_zeros(1, *shape) for k, shape in model.z_shapes(y).items()}
-        direct = tensor_peak(model, y, meta_zeros(1, 3, 4 * h, 4 * w), z)
+        direct = tensor_peak(model, y, meta_zeros(1, 3, 4 * h, 4 * w), meta_z(model, y))
         out[mode] = direct / bytes_at(counts[name], mode, t)
     return {"image": name, "T": t, "direct_over_extrapolated": out}
 
