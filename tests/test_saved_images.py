@@ -60,3 +60,21 @@ def test_named_images_are_kept_and_unknown_names_refused(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "save_images: no image 'chelsee'" in err[0]
     assert not (tmp_path / "bad").exists()
+
+
+def test_suite_names_outside_a_narrowed_run_are_noted_not_refused(tmp_path, capsys):
+    """A suite's save_images names images across its datasets; --limit/--datasets may leave some out."""
+    suite = tmp_path / "suite.yaml"
+    suite.write_text("name: narrowed\nmodels: [bicubic]\ndatasets: [demo]\nalphas: [2]\n"
+                     "attack: {name: ifgsm, steps: 2}\nsave_images: [chelsea, rocket]\n")
+    out = tmp_path / "run"
+    assert main(["run", str(suite), "--limit", "2", "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["note: save_images: rocket not among the images of this run (demo); nothing kept for it"]
+    (cell,) = cells(out)
+    assert [r["image"] for r in cell["rows"] if "saved_images" in r] == ["chelsea"]
+    # not narrowed by the command line, an unknown name is still a typo
+    suite.write_text(suite.read_text().replace("rocket", "rockett"))
+    assert main(["run", str(suite), "--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    assert "save_images: no image 'rockett'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -11,6 +11,7 @@ which also tell how many rows a finished cell holds.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,27 @@ def saved_image_problems(suite: Suite, images: dict[str, list[str]]) -> list[str
     return [f"save_images: no image {name!r} in the datasets of this run "
             f"({', '.join(f'{d}: {len(n)} images' for d, n in images.items())}); use names without extension"
             for name in suite.save_images if name not in known]
+
+
+def saved_images_within(suite: Suite) -> tuple[Suite, list[str]]:
+    """The suite with its ``save_images`` names cut to the images of its datasets, and the names cut.
+
+    Why: a suite file names images across its datasets (Set5's ``bird``, Set14's ``comic``); run with
+    ``--datasets bsd100`` or ``--limit 2`` it should run and keep what it can, not stop as for a typo.
+    The caller uses this only when the command line narrowed the suite's images; otherwise an unknown
+    name stays an error (:func:`saved_image_problems`). A dataset that does not load is left to preflight.
+    """
+    if not isinstance(suite.save_images, list):
+        return suite, []
+    known: set[str] = set()
+    for dataset in suite.datasets:
+        try:
+            known.update(dataset_images(suite, dataset))
+        except UserError:
+            return suite, []
+    kept = [name for name in suite.save_images if name in known]
+    cut = [name for name in suite.save_images if name not in known]
+    return dataclasses.replace(suite, save_images=kept or 0), cut
 
 
 def preflight(suite: Suite) -> Plan:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from srbench.bench.executors import parse_shard
+from srbench.bench.preflight import saved_images_within
 from srbench.bench.runner import dry_run_report, run_suite
 from srbench.bench.suite import build_suite, read_suite_file
 from srbench.core.errors import UserError, shown
@@ -176,6 +178,12 @@ def weights_flags(specs: list[str]) -> dict[str, str]:
 def main(args):
     shard = parse_shard(args.shard)
     suite = suite_from_args(args)
+    if args.save_images is None and (args.datasets is not None or args.limit is not None):
+        suite, cut = saved_images_within(suite)  # the suite file's names, for the images this command runs
+        if cut:
+            print(f"note: save_images: {', '.join(cut)} not among the images of this run "
+                  f"({', '.join(suite.datasets)}); nothing kept for {'it' if len(cut) == 1 else 'them'}",
+                  file=sys.stderr)
     out = Path(args.out) if args.out else Path("results/runs") / suite.name
     options = {"address": args.address} if args.executor == "ray" else {}
     if args.address and args.executor != "ray":
