@@ -78,6 +78,12 @@ def test_bad_defenses_are_one_line_errors_in_the_suite_and_the_loader(spec, word
         load_model(spec, device="cpu")
 
 
+def test_options_without_a_defense_say_where_they_belong():
+    assert suite_problems({"models": ["imdn:adaptive=false"]}) == [
+        "model 'imdn:adaptive=false': options (:KEY=VALUE) belong to a defense, e.g. imdn+jpeg75:adaptive=false"]
+    assert "Did you mean 'imdn'?" in suite_problems({"models": ["imdm:adaptive=false"]})[0]  # a typo stays one
+
+
 def test_defended_model_has_its_base_card_training_and_weights():
     assert get_card("imdn+jpeg75").name == "imdn" and training_of("swiftsrgan+self-ensemble") == "GAN"
     suite = build_suite({"models": ["imdn", "imdn+jpeg75"], "weights": {"imdn": "w.pth"}})

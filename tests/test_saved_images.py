@@ -60,6 +60,9 @@ def test_named_images_are_kept_and_unknown_names_refused(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "save_images: no image 'chelsee'" in err[0]
     assert not (tmp_path / "bad").exists()
+    assert main(["run", "--models", "bicubic", "--datasets", "demo", "--save-images", "-1",
+                 "--out", str(tmp_path / "bad"), "--quiet"]) == 2
+    assert "--save-images takes a number of images or image names" in capsys.readouterr().err
 
 
 def test_suite_names_outside_a_narrowed_run_are_noted_not_refused(tmp_path, capsys):

@@ -210,7 +210,10 @@ def _model_problems(raw: dict[str, Any]) -> list[str]:
         spec = parse_model_spec(specs.get(model, model))
         problems.extend(spec.problems())  # checkpoints and defenses (imdn+jpeg75); none for a registered name
         if not spec.is_checkpoint and spec.base_text not in MODELS:
-            problems.append(MODELS.unknown_message(spec.base_text))
+            name, colon, _ = spec.base_text.partition(":")
+            problems.append(f"model {spec.base_text!r}: options (:KEY=VALUE) belong to a defense, e.g. "
+                            f"{name}+jpeg75:adaptive=false" if colon and name in MODELS
+                            else MODELS.unknown_message(name))
     return problems
 
 

@@ -159,7 +159,7 @@ def save_images_flag(text: str) -> int | list[str]:
     if text.isdigit():
         return int(text)
     names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
+    if not names or text.startswith("-"):
         raise UserError(f"--save-images takes a number of images or image names separated by commas, got {shown(text)}")
     return names
 
