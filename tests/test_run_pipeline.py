@@ -72,3 +72,13 @@ def test_same_seed_same_rows(tmp_path, cli):
     rows = [json.loads(next((tmp_path / out / "cells").glob("*.json")).read_text())["rows"][0] for out in "ab"]
     for key in ("adv_output_psnr", "adv_input_psnr", "l2", "loss_trace"):
         assert rows[0][key] == rows[1][key]
+
+
+def test_figures_keep_the_papers_dataset_order_and_one_colour_per_model():
+    from srbench.report.plots import dataset_order, model_styles
+    assert dataset_order(["bsd100", "demo", "set5", "set14", "set5", "div2k"]) == [
+        "set5", "set14", "bsd100", "demo", "div2k"]
+    styles = model_styles(["rlfn", "imdn", "craft", "imdn"])
+    assert [styles[m]["color"] for m in ("craft", "imdn", "rlfn")] == ["C0", "C1", "C2"]
+    many = model_styles([f"m{i:02d}" for i in range(12)])
+    assert many["m10"] != many["m00"] and many["m10"]["color"] == many["m00"]["color"]  # a dash tells them apart

@@ -73,6 +73,22 @@ def budget_axis(table: pd.DataFrame) -> tuple[str, str]:
     return "budget", " / ".join(sorted({budget_label(a) for a in table["attack"].unique()}))
 
 
+# The papers' order of the SR test sets; other datasets follow by name.
+PAPER_DATASETS = ("set5", "set14", "bsd100")
+
+
+def dataset_order(names) -> list[str]:
+    """Datasets in the papers' order (Set5, Set14, BSD100), then the others by name."""
+    rank = {name: i for i, name in enumerate(PAPER_DATASETS)}
+    return sorted(set(names), key=lambda n: (rank.get(n, len(rank)), n))
+
+
+def model_styles(models) -> dict[str, dict]:
+    """One colour (and, past ten models, dash) per model, so a model looks the same in every panel."""
+    return {m: {"color": f"C{i % 10}", "linestyle": ("-", "--", ":")[i // 10 % 3]}
+            for i, m in enumerate(sorted(set(models)))}
+
+
 def fig7(table: pd.DataFrame, output: str | Path, budget_text: str | None = None) -> Path:
     """Two rows of panels (output PSNR, input PSNR), one column per dataset, one line per model.
 
@@ -88,14 +104,15 @@ def fig7(table: pd.DataFrame, output: str | Path, budget_text: str | None = None
     xlabel = budget_text if budget_text and x == "budget" else xlabel
     attacked = attacked[attacked[x].notna()]
     plt = pyplot()
-    datasets = sorted(attacked["dataset"].unique())
+    datasets = dataset_order(attacked["dataset"])
+    styles = model_styles(attacked["model"])
     fig, axes = plt.subplots(2, len(datasets), figsize=(4.2 * len(datasets), 6.4), squeeze=False)
     for j, ds in enumerate(datasets):
         sub = attacked[attacked["dataset"] == ds]
         for model, m in sub.groupby("model"):
             m = m.sort_values(x)
-            axes[0, j].plot(m[x], m["adv_output_psnr"], marker="o", label=model)
-            axes[1, j].plot(m[x], m["adv_input_psnr"], marker="o", label=model)
+            axes[0, j].plot(m[x], m["adv_output_psnr"], marker="o", label=model, **styles[model])
+            axes[1, j].plot(m[x], m["adv_input_psnr"], marker="o", label=model, **styles[model])
         axes[0, j].set_title(f"{ds} (x{int(sub['scale'].iloc[0])})")
         for i, ylabel in enumerate(["adversarial output PSNR (dB)", "adversarial input PSNR (dB)"]):
             ax = axes[i, j]
@@ -179,14 +196,14 @@ def perception_points(table: pd.DataFrame, dataset: str | None = None,
                       alphas: list[float] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """The leaderboard rows the perception figure draws, and the models left out for lack of NIQE.
 
-    One row per model x alpha of one dataset (default: the first in the runs), values unchanged
+    One row per model x alpha of one dataset (default: the first in the papers' order, Set5 first), values unchanged
     from ``leaderboard.aggregate`` (means over images). ``alphas`` defaults to 4 and 8 where the
     runs hold them, else every alpha they hold.
     """
     attacked = table[table["alpha"].notna() & table["adv_output_psnr"].notna()]
     if attacked.empty:
         raise UserError("no attacked cells to plot (the perception figure needs runs with an attack and alphas)")
-    datasets = sorted(attacked["dataset"].unique())
+    datasets = dataset_order(attacked["dataset"])
     dataset = datasets[0] if dataset is None else dataset
     if dataset not in datasets:
         raise UserError(f"dataset {shown(dataset)} has no attacked cells in the runs; they hold "

@@ -50,7 +50,7 @@ from srbench.core.metric_table import BY_NAME, COLUMNS
 from srbench.data.images import read_image
 from srbench.files import atomic_path, atomic_write_text, writable_dir
 from srbench.report.leaderboard import GROUP_KEYS, aggregate, find_runs, load_rows
-from srbench.report.plots import budget_label, fig7
+from srbench.report.plots import budget_label, dataset_order, fig7
 
 BETTER = {True: " (higher is better)", False: " (lower is better)"}
 
@@ -418,7 +418,7 @@ def render_gallery(df: pd.DataFrame, out: Path, title: str) -> dict[str, str]:
     """Write gallery/<dataset>.html for every dataset with saved images or learned perturbations;
     dataset -> link from index.html."""
     rows, learned = gallery_rows(df), learned_rows(df)
-    datasets = sorted({str(d) for d in rows["dataset"].unique()} | {str(d) for d in learned["dataset"].unique()})
+    datasets = dataset_order([str(d) for d in rows["dataset"].unique()] + [str(d) for d in learned["dataset"].unique()])
     pages = {d: f"gallery/{_slug(d)}.html" for d in datasets}
     nav = ('<a href="../index.html">leaderboard</a>' +
            "".join(f'<a href="{html.escape(Path(h).name)}">gallery: {html.escape(d)}</a>' for d, h in pages.items()))
@@ -483,8 +483,9 @@ def render_site(runs: Iterable[str | Path] = (), out_dir: str | Path = "site", t
     galleries = render_gallery(df, out, title)
     metrics = [c for c in table.columns if c not in GROUP_KEYS + ["n_images"]]
     sections, nav = [], []
-    for (dataset, attack), sub in table.groupby(["dataset", "attack"], sort=True):
-        sub = sub.sort_values(["scale", "alpha", "budget", "model"], na_position="first")
+    groups, order = dict(iter(table.groupby(["dataset", "attack"]))), dataset_order(table["dataset"])
+    for dataset, attack in sorted(groups, key=lambda key: (order.index(key[0]), key[1])):  # Set5 first
+        sub = groups[(dataset, attack)].sort_values(["scale", "alpha", "budget", "model"], na_position="first")
         shown = [m for m in metrics if sub[m].notna().any()]
         anchor = _slug(f"{dataset}__{attack}")
         nav.append(f'<a href="#{anchor}">{html.escape(f"{dataset} / {attack}")}</a>')
