@@ -284,11 +284,14 @@ def perception_figure(points: pd.DataFrame, y: str = "robustness"):
 
 def _scatter_by_training(ax, points: pd.DataFrame, x: str, y: str) -> None:
     """One scatter per training kind (so the legend names each once), every point labelled with its model."""
+    right = points[x].min() + 0.75 * (points[x].max() - points[x].min())  # labels of points past it go left
     for training, group in points.groupby("training", sort=True):
         marker, color, label = training_style(training)
         ax.scatter(group[x], group[y], marker=marker, color=color, s=55, label=label)
         for _, r in group.iterrows():
-            ax.annotate(r["model"], (r[x], r[y]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            left = len(points) > 1 and r[x] > right
+            ax.annotate(r["model"], (r[x], r[y]), textcoords="offset points", xytext=(-4 if left else 4, 4),
+                        ha="right" if left else "left", fontsize=7)
     ax.margins(0.15)  # room for the labels of the outermost points
     ax.grid(alpha=0.3)
 
