@@ -20,7 +20,7 @@ from srbench.attacks import make_attack  # noqa: E402
 from srbench.core.errors import UserError  # noqa: E402
 from srbench.core.restorer import chunked_restore, repeat_seeds  # noqa: E402
 from srbench.models.weights import sha256_of  # noqa: E402
-from test_diffusion import images  # noqa: E402
+from test_diffusion import gradients_with_and_without_checkpointing, images  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -98,17 +98,9 @@ def test_sample_z_holds_the_lr_noise_the_latent_and_the_step_noises(tiny_folder)
 
 
 def test_gradient_with_checkpointing_equals_the_gradient_without(tiny_folder):
-    model = sd_upscaler(tiny_folder, steps=3, eta=0.5)
-    y, hr = images(b=1)
-    z = model.sample_z(y, 2, torch.Generator().manual_seed(2))
-    grads = []
-    for checkpointing in (True, False):
-        model.checkpointing = checkpointing
-        x = repeat_seeds(y, 2).requires_grad_(True)
-        (model.restore(x, z) - hr).square().mean().backward()
-        grads.append(x.grad)
-    assert grads[0].abs().max() > 0  # through the LR noising, every step and the VAE decoder
-    assert (grads[0] - grads[1]).abs().max() <= 1e-5
+    checkpointed, plain = gradients_with_and_without_checkpointing(sd_upscaler(tiny_folder, steps=3, eta=0.5))
+    assert checkpointed.abs().max() > 0  # through the LR noising, every step and the VAE decoder
+    assert (checkpointed - plain).abs().max() <= 1e-5
 
 
 def test_seed_averaged_attacks_through_the_chain_stay_in_budget_and_raise_their_loss(tiny_folder):
