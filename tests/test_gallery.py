@@ -90,6 +90,17 @@ def test_one_row_per_model_and_alpha_with_every_panel(site, attacked_run):
     assert not list(site.rglob("*.npy")) and max(p.stat().st_size for p in site.rglob("*.png")) < 200_000
 
 
+def test_identical_panels_are_one_file(site):
+    rows = gallery_rows((site / "gallery/demo.html").read_text())
+    src = {(r["model"], r["alpha"]): dict(zip(KINDS, r["src"])) for r in rows}
+    assert len({s["lr"] for s in src.values()}) == 1  # the same LR in every row of the image
+    for model in ("bicubic", "tiny-edsr"):  # a deterministic model's clean output is the same at every alpha
+        assert src[(model, 2)]["sr_clean"] == src[(model, 8)]["sr_clean"]
+        assert src[(model, 2)]["sr_adv"] != src[(model, 8)]["sr_adv"]
+    files = [p for p in (site / "gallery/img").rglob("*.png")]
+    assert len(files) == len({p.read_bytes() for p in files}) == len({s for r in src.values() for s in r.values() if s})
+
+
 def test_perturbation_panel_is_delta_amplified(site, attacked_run):
     row = gallery_rows((site / "gallery/demo.html").read_text())[3]  # tiny-edsr, alpha 8
     delta = np.load(attacked_run / saved_row(attacked_run, "tiny-edsr", 8)["saved_images"]["delta"]).astype(np.float64)
