@@ -130,3 +130,35 @@ def test_a_cell_fitted_on_a_split_is_one_ray_task():
     [unit] = executor.units(fitted, [c for c in cells(fitted) if c.budget is not None])
     assert (unit.start, unit.stop, unit.n_chunks) == (0, 3, 1)
     assert unit.images == ("chelsea", "coffee")  # the images it is evaluated on: not the one it learns from
+
+
+def test_images_per_task_sets_what_a_stopped_run_keeps(ray_cluster, tmp_path, capsys):
+    """One image per task: the finished image of a cell whose other image fails is kept under parts/."""
+    from srbench.cli import main
+
+    def build():
+        from srbench.models import load_model
+        model = load_model("bicubic", device="cpu")
+        plain = model.restore
+
+        def restore(y, z=None):
+            if y.mean() < 0.45:  # chelsea (LR mean 0.424), never astronaut (0.476): alpha 2 moves it 0.008
+                raise RuntimeError("this model fails on chelsea")
+            return plain(y, z)
+        model.restore = restore
+        return model
+
+    register_model("fails-on-chelsea", build=build, scale=4, overwrite=True)
+    args = ["run", "--models", "fails-on-chelsea", "--datasets", "demo", "--limit", "2", "--alpha", "2",
+            "--steps", "2", "--batch-size", "1", "--executor", "ray", "--quiet"]
+    kept = {}
+    for per_task in (1, 2):
+        out = tmp_path / f"per{per_task}"
+        assert main([*args, "--images-per-task", str(per_task), "--out", str(out)]) != 0
+        assert "this model fails on chelsea" in capsys.readouterr().err
+        assert not list(out.glob("cells/*.json"))
+        kept[per_task] = sorted(r["image"] for p in out.glob("parts/*/*.json") for r in json.loads(p.read_text())["rows"])
+    assert kept == {1: ["astronaut"], 2: []}
+    assert main(["run", "--models", "bicubic", "--datasets", "demo", "--images-per-task", "1",
+                 "--out", str(tmp_path / "local")]) == 2
+    assert capsys.readouterr().err.strip() == "srbench: error: --images-per-task is for --executor ray"

@@ -3,12 +3,17 @@
 # Run from the repository root, beside ../shared (weights and the Set5/Set14/BSD100 copies).
 # Two cores: run two shards at once, e.g.
 #   for i in 0 1; do SHARD=$i/2 OMP_NUM_THREADS=1 nice -n 19 bash results/real-cpu/run.sh & done
+# or one Ray driver that runs one image per task on every core and keeps each finished image under
+# results/real-cpu/run/parts/ (commit them with the cells: a stopped session then loses only the images
+# in flight, not whole cells; a CRAFT cell on Set14 takes over an hour on one core):
+#   EXECUTOR=ray OMP_NUM_THREADS=1 nice -n 19 bash results/real-cpu/run.sh
 set -euo pipefail
 S=../shared
 W=(--weights imdn=$S/weights/IMDN_x4.pth --weights rlfn=$S/weights/rlfn_x4.pth
    --weights swiftsrgan=$S/weights/swift_srgan_4x.pth --weights ditn=$S/weights/DITN_Real_x4.pth
    --weights ditn-gan=$S/weights/DITN_Real_GAN_x4.pth --weights craft=$S/weights/craft_x4_ntire2024_team34.pth)
-RUN=(--data-root $S/data/sr-benchmarks --out results/real-cpu/run --device cpu --quiet "${W[@]}" ${SHARD:+--shard $SHARD})
+RUN=(--data-root $S/data/sr-benchmarks --out results/real-cpu/run --device cpu --quiet "${W[@]}" ${SHARD:+--shard $SHARD}
+     ${EXECUTOR:+--executor $EXECUTOR})
 # Set5 for every model first, then Set14, then the first 10 images of BSD100 (the same for every model)
 srbench run benchmarks/real-cpu.yaml --datasets set5 --save-images bird "${RUN[@]}"
 # images kept for Set5's bird only (README: the repository must stay small enough for the GPU session)

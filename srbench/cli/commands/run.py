@@ -74,6 +74,9 @@ def add_parser(sub):
     g.add_argument("--executor", choices=["local", "ray"], default="local",
                    help="local: this process; ray: one Ray task per cell x image chunk (pip install 'srbench[ray]')")
     g.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
+    g.add_argument("--images-per-task", type=int, dest="images_per_task", metavar="N",
+                   help="ray: images per task (whole batches of equal-sized images; default: batch_size); each "
+                        "finished task is kept, so 1 makes a stopped run lose only the images in flight")
     g.add_argument("--shard", metavar="I/N", help="run only shard I of N (0 <= I < N) of the cells, e.g. for a "
                    "SLURM array; the leaderboard merges the shards")
     g.add_argument("--channels-last", action="store_true", default=None, dest="channels_last",
@@ -185,9 +188,13 @@ def main(args):
                   f"({', '.join(suite.datasets)}); nothing kept for {'it' if len(cut) == 1 else 'them'}",
                   file=sys.stderr)
     out = Path(args.out) if args.out else Path("results/runs") / suite.name
-    options = {"address": args.address} if args.executor == "ray" else {}
-    if args.address and args.executor != "ray":
-        raise UserError("--address is for --executor ray")
+    for flag, value in (("--address", args.address), ("--images-per-task", args.images_per_task)):
+        if value is not None and args.executor != "ray":
+            raise UserError(f"{flag} is for --executor ray")
+    if args.images_per_task is not None and args.images_per_task < 1:
+        raise UserError(f"--images-per-task takes a whole number >= 1, got {args.images_per_task}")
+    options = ({"address": args.address, "images_per_task": args.images_per_task}
+               if args.executor == "ray" else {})
     if args.dry_run:
         print(dry_run_report(suite, out, shard))
         return 0
