@@ -12,8 +12,10 @@ S=../shared
 W=(--weights imdn=$S/weights/IMDN_x4.pth --weights rlfn=$S/weights/rlfn_x4.pth
    --weights swiftsrgan=$S/weights/swift_srgan_4x.pth --weights ditn=$S/weights/DITN_Real_x4.pth
    --weights ditn-gan=$S/weights/DITN_Real_GAN_x4.pth --weights craft=$S/weights/craft_x4_ntire2024_team34.pth)
+EXEC=()
+[[ ${EXECUTOR:-local} == ray ]] && EXEC=(--executor ray --images-per-task 1)
 RUN=(--data-root $S/data/sr-benchmarks --out results/real-cpu/run --device cpu --quiet "${W[@]}" ${SHARD:+--shard $SHARD}
-     ${EXECUTOR:+--executor $EXECUTOR})
+     "${EXEC[@]}")
 # Set5 for every model first, then Set14, then the first 10 images of BSD100 (the same for every model)
 srbench run benchmarks/real-cpu.yaml --datasets set5 --save-images bird "${RUN[@]}"
 # images kept for Set5's bird only (README: the repository must stay small enough for the GPU session)
