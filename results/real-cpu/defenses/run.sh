@@ -10,7 +10,11 @@
 set -euo pipefail
 S=../shared
 HERE=results/real-cpu/defenses
-RUN=(--data-root $S/data/sr-benchmarks --out $HERE/run --device cpu --quiet
+# EXECUTOR=ray: one Ray task per image on every core, each finished image kept under run/parts/ (commit them
+# with the cells), so a stop loses only the images in flight (as results/real-cpu/run.sh)
+EXEC=()
+[[ ${EXECUTOR:-local} == ray ]] && EXEC=(--executor ray --images-per-task 1)
+RUN=(--data-root $S/data/sr-benchmarks --out $HERE/run --device cpu --quiet "${EXEC[@]}"
      --weights imdn=$S/weights/IMDN_x4.pth --weights swiftsrgan=$S/weights/swift_srgan_4x.pth)
 IFGSM=(--attack ifgsm --steps 50 --n-eot 4 --z-chunk 1)
 PGD=(--attack pgd --steps 50 --restarts 3 --n-eot 4 --z-chunk 1)
