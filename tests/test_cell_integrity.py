@@ -143,3 +143,43 @@ def test_broken_ray_chunk_is_dropped_and_recomputed(tmp_path):
     parts.write(unit, [{"image": "chelsea"}, {"image": "astronaut"}])
     assert parts.drop_if_broken(unit) is None and parts.has(unit)
     assert [r["image"] for r in parts.read(unit)] == ["chelsea", "astronaut"]
+
+
+def test_a_stopped_run_resumes_mid_cell(reference, tmp_path, capsys):
+    """Each finished batch of images is kept under parts/: a run stopped (Ctrl-C) on a cell's second
+    image keeps its first, and the same command finishes the cell without recomputing it."""
+    from srbench.models import load_model, register_model
+
+    stopped = tmp_path / "stopped-once"
+
+    def build():
+        model = load_model("bicubic", device="cpu")
+        plain = model.restore
+
+        def restore(y, z=None):
+            if y.mean() < 0.45 and not stopped.exists():  # chelsea (LR mean 0.424; astronaut 0.476)
+                stopped.touch()
+                raise KeyboardInterrupt
+            return plain(y, z)
+        model.restore = restore
+        return model
+
+    register_model("stops-once", build=build, scale=4, overwrite=True)
+    args = ["run", "--models", "stops-once", "--datasets", "demo", "--alpha", "2", "--steps", "2", "--limit", "2",
+            "--batch-size", "1", "--quiet", "--out", str(tmp_path / "run")]
+    assert main(args) == 130
+    assert "finished images of the cell in progress are kept" in capsys.readouterr().err
+    assert not list((tmp_path / "run").glob("cells/*.json"))
+    (part,) = (tmp_path / "run" / "parts").glob("*/*.json")
+    kept = json.loads(part.read_text())["rows"]
+    assert part.name == "0of2.json" and [r["image"] for r in kept] == ["astronaut"]
+    assert main([*args, "--dry-run"]) == 0
+    assert f"{part.parent.name}  [pending; 1 finished part(s) kept]" in capsys.readouterr().out
+    assert main(args) == 0
+    (cell,) = [json.loads(p.read_text()) for p in (tmp_path / "run" / "cells").glob("*.json")]
+    assert [r["image"] for r in cell["rows"]] == ["astronaut", "chelsea"]
+    assert cell["rows"][0] == kept[0]  # read back, not recomputed (same time stamp)
+    assert not (tmp_path / "run" / "parts").exists()
+    ref = json.loads(next((reference / "cells").glob("bicubic__demo__x4__ifgsm_2__*.json")).read_text())
+    for mine, theirs in zip(cell["rows"], ref["rows"]):  # the same numbers as an uninterrupted run
+        assert mine["adv_output_psnr"] == pytest.approx(theirs["adv_output_psnr"], abs=1e-9)

@@ -4,10 +4,11 @@ Both executors call the same function, :func:`execute_unit`, on *work units*:
 some cells of one model x dataset over a contiguous run of that dataset's
 image batches. What differs is where and how the units run:
 
-- :class:`LocalExecutor` runs, in this process, one unit per model x dataset
-  with every image (the model is loaded once per model, clean outputs are
-  computed once per image and reused by every budget) and writes each cell as
-  soon as it is finished.
+- :class:`LocalExecutor` runs, in this process, one unit per cell x batch of
+  images, cell by cell (the model is loaded once per model, clean outputs are
+  computed once per image and reused by every budget); it keeps each finished
+  batch under ``RUN_DIR/parts/`` and writes each cell as soon as it is
+  finished, so a stopped run resumes mid-cell.
 - :class:`RayExecutor` makes one Ray task per cell x image chunk (a chunk is
   ``images_per_task`` images, rounded up to whole batches), so one slow model
   is spread over the cluster instead of serializing the run (a cell whose
@@ -163,8 +164,9 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
             evaluated = attack.split(evaluated)[1]  # --save-images N keeps the first N images it is evaluated on
         saver = (ImageSaver(run_dir, c.cell_id, suite.save_images, evaluated)
                  if run_dir is not None and suite.save_images else None)
+        part = f", part {unit.chunk + 1}/{unit.n_chunks}" if unit.n_chunks > 1 else ""
         rows = run_cell(c, attack, evaluator, cell_groups, device, progress, env,
-                        restorer.weights_sha256, speed, on_images=saver)
+                        restorer.weights_sha256, speed, on_images=saver, part=part)
         for row in rows:
             row.update(learned)
         out[c.cell_id] = rows
@@ -194,9 +196,9 @@ def fit_on_split(c: Cell, attack, evaluator: CellEvaluator, pairs: list, groups:
 
 def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], device: torch.device, progress: Any,
              env: dict, weights_sha256: str | None, speed: SpeedOptions | None = None,
-             on_images: Callable | None = None) -> list[dict]:
-    """Per-image rows of one cell over the given batches of images."""
-    label = f"{c.model} / {c.dataset} x{c.scale} / {c.attack}" + ("" if c.budget is None else f" {c.budget:g}")
+             on_images: Callable | None = None, part: str = "") -> list[dict]:
+    """Per-image rows of one cell over the given batches of images (``part``: which of the cell's parts, shown)."""
+    label = f"{c.model} / {c.dataset} x{c.scale} / {c.attack}" + ("" if c.budget is None else f" {c.budget:g}") + part
     image_task = progress.task(f"  images: {label}", sum(len(g) for g in groups))
     steps = attack.n_steps if c.budget is not None else 0
     step_task = progress.task("  attack steps", steps) if steps else None
@@ -228,27 +230,64 @@ def run_cell(c: Cell, attack, evaluator: CellEvaluator, groups: list[list], devi
     return rows
 
 
+def work_units(suite: Suite, todo: list[Cell], images_per_task: int) -> list[WorkUnit]:
+    """The cells of ``todo`` split into units of whole batches holding at least ``images_per_task`` images
+    (the last may hold fewer), cell by cell in suite order; a cell whose attack learns on a split
+    (universal) is one unit, so it is fitted once."""
+    units = []
+    for (model, dataset), unit_cells in _group(todo).items():
+        pairs = load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)
+        groups = batches(pairs, suite.batch_size)
+        spans, start, count = [], 0, 0
+        for k, g in enumerate(groups):
+            count += len(g)
+            if count >= images_per_task or k == len(groups) - 1:
+                spans.append((start, k + 1))
+                start, count = k + 1, 0
+        for c in unit_cells:
+            fits = c.budget is not None and c.make_attack().fits_on_split
+            cell_spans = [(0, len(groups))] if fits else spans
+            evaluated = set(c.evaluated_images([p.name for p in pairs]))  # a fitted attack's test images
+            units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(cell_spans),
+                                  tuple(p.name for g in groups[a:b] for p in g if p.name in evaluated))
+                         for i, (a, b) in enumerate(cell_spans))
+    return units
+
+
 # ----------------------------------------------------------------------------- local executor
 
 
 class LocalExecutor:
-    """Everything in this process, one model at a time; each cell written as soon as it is done."""
+    """Everything in this process, one model at a time, cell by cell; each batch of images is kept under
+    ``RUN_DIR/parts/`` as it finishes and each cell file written as soon as the cell is done, so a stopped
+    run resumes mid-cell."""
 
     name = "local"
 
     def run(self, suite: Suite, todo: list[Cell], store: RunStore, progress: Any, env: dict) -> dict[str, str | None]:
         weights: dict[str, str | None] = {}
         cell_task = progress.task("cells", len(todo))
-        worker = Worker()
-        for (model, dataset), unit_cells in _group(todo).items():
-            unit = WorkUnit(model, dataset, tuple(unit_cells))
-
-            def write(c: Cell, rows: list[dict]):
-                store.write_cell(c.cell_id, c.as_dict(), rows)
-                progress.update(cell_task, advance=1)
-
-            execute_unit(suite, unit, worker, progress, env, on_cell=write, run_dir=store.dir)
-            weights[model] = worker.restorer.weights_sha256
+        worker, parts = Worker(), PartStore(store)
+        by_cell: dict[str, list[WorkUnit]] = {}
+        for u in work_units(suite, todo, images_per_task=1):  # one batch per unit
+            by_cell.setdefault(u.cells[0].cell_id, []).append(u)
+        for cell_id, units in by_cell.items():
+            c, rows = units[0].cells[0], []
+            for u in units:
+                problem = parts.drop_if_broken(u)
+                if problem:
+                    progress.warn(f"chunk {parts.path(u)}: {problem}; recomputing it")
+                if parts.has(u):
+                    rows.extend(parts.read(u))
+                    continue
+                unit_rows = execute_unit(suite, u, worker, progress, env, run_dir=store.dir)[cell_id]
+                if len(units) > 1:
+                    parts.write(u, unit_rows)
+                rows.extend(unit_rows)
+            store.write_cell(cell_id, c.as_dict(), rows)
+            parts.clear(cell_id)
+            progress.update(cell_task, advance=1)
+            weights[c.model] = rows[0].get("weights_sha256") if rows else None
         return weights
 
 
@@ -312,26 +351,7 @@ class RayExecutor:
         return ray
 
     def units(self, suite: Suite, todo: list[Cell]) -> list[WorkUnit]:
-        units = []
-        for (model, dataset), unit_cells in _group(todo).items():
-            pairs = load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)
-            groups = batches(pairs, suite.batch_size)
-            per_task = self.images_per_task or suite.batch_size
-            spans, start, count = [], 0, 0
-            for k, g in enumerate(groups):
-                count += len(g)
-                if count >= per_task or k == len(groups) - 1:
-                    spans.append((start, k + 1))
-                    start, count = k + 1, 0
-            for c in unit_cells:
-                # an attack that learns on a split (universal) is fitted once per cell, so its cell is one task
-                fits = c.budget is not None and c.make_attack().fits_on_split
-                cell_spans = [(0, len(groups))] if fits else spans
-                evaluated = set(c.evaluated_images([p.name for p in pairs]))  # a fitted attack's test images
-                units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(cell_spans),
-                                      tuple(p.name for g in groups[a:b] for p in g if p.name in evaluated))
-                             for i, (a, b) in enumerate(cell_spans))
-        return units
+        return work_units(suite, todo, self.images_per_task or suite.batch_size)
 
     def run(self, suite: Suite, todo: list[Cell], store: RunStore, progress: Any, env: dict) -> dict[str, str | None]:
         ray = self.import_ray()

@@ -113,5 +113,6 @@ def dry_run_report(suite: Suite, out_dir: str | Path, shard: tuple[int, int] | N
     lines.append(f"cells{what}: {len(statuses)} ({len(statuses) - pending} finished, {pending} pending)")
     for c, status in statuses:
         state = "finished" if status is None else "pending" if status == NO_FILE else f"pending, to recompute: {status}"
-        lines.append(f"  {c.cell_id}  [{state}]")
+        kept = len(list((Path(out_dir) / "parts" / c.cell_id).glob("[!.]*.json"))) if status is not None else 0
+        lines.append(f"  {c.cell_id}  [{state}{f'; {kept} finished part(s) kept' if kept else ''}]")
     return "\n".join(lines)

@@ -14,7 +14,7 @@ from srbench.core.errors import UserError, shown
 from srbench.core.restorer import DEFAULT_N_SEEDS
 from srbench.models import parse_model_spec
 
-INTERRUPTED = "finished cells are kept; re-run the same command to resume"
+INTERRUPTED = "finished cells and the finished images of the cell in progress are kept; re-run the same command to resume"
 
 ATTACK_FLAGS = {"steps": int, "init": str, "target": str, "n_eot": int, "z_chunk": int,
                 "target_input_psnr": float, "restarts": int, "train_images": int}
@@ -75,8 +75,8 @@ def add_parser(sub):
                    help="local: this process; ray: one Ray task per cell x image chunk (pip install 'srbench[ray]')")
     g.add_argument("--address", help="Ray cluster address (default: start a local Ray instance)")
     g.add_argument("--images-per-task", type=int, dest="images_per_task", metavar="N",
-                   help="ray: images per task (whole batches of equal-sized images; default: batch_size); each "
-                        "finished task is kept, so 1 makes a stopped run lose only the images in flight")
+                   help="ray: images per task (whole batches of equal-sized images; default: batch_size); "
+                        "each finished task is kept, so a stopped run loses only the tasks in flight")
     g.add_argument("--shard", metavar="I/N", help="run only shard I of N (0 <= I < N) of the cells, e.g. for a "
                    "SLURM array; the leaderboard merges the shards")
     g.add_argument("--channels-last", action="store_true", default=None, dest="channels_last",
