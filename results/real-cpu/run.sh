@@ -3,10 +3,11 @@
 # Run from the repository root, beside ../shared (weights and the Set5/Set14/BSD100 copies).
 # Two cores: run two shards at once, e.g.
 #   for i in 0 1; do SHARD=$i/2 OMP_NUM_THREADS=1 nice -n 19 bash results/real-cpu/run.sh & done
-# or one Ray driver that runs one image per task on every core and keeps each finished image under
-# results/real-cpu/run/parts/ (commit them with the cells: a stopped session then loses only the images
-# in flight, not whole cells; a CRAFT cell on Set14 takes over an hour on one core):
+# or one Ray driver that runs one image per task on every core (as since session 7):
 #   EXECUTOR=ray OMP_NUM_THREADS=1 nice -n 19 bash results/real-cpu/run.sh
+# Either way each finished image (batch) of an unfinished cell is kept under results/real-cpu/run/parts/:
+# commit those files with the cells, so a stopped session loses only the images in flight, not whole
+# cells (a CRAFT cell on Set14 takes over an hour on one core).
 set -euo pipefail
 S=../shared
 W=(--weights imdn=$S/weights/IMDN_x4.pth --weights rlfn=$S/weights/rlfn_x4.pth
