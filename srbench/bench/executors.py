@@ -139,9 +139,8 @@ class Worker:
 
 
 def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, progress: Any = None,
-                 env: dict | None = None, on_cell: Callable[[Cell, list[dict]], None] | None = None,
-                 run_dir: str | Path | None = None) -> dict[str, list[dict]]:
-    """Evaluate the cells of ``unit``; return {cell_id: rows}. ``on_cell`` is called as each cell finishes.
+                 env: dict | None = None, run_dir: str | Path | None = None) -> dict[str, list[dict]]:
+    """Evaluate the cells of ``unit``; return {cell_id: rows}.
 
     ``run_dir``: where the suite's ``save_images`` are written (srbench/bench/saved_images.py); None keeps none.
     """
@@ -170,8 +169,6 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
         for row in rows:
             row.update(learned)
         out[c.cell_id] = rows
-        if on_cell is not None:
-            on_cell(c, rows)
     return out
 
 
