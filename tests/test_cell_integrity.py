@@ -131,7 +131,7 @@ def test_broken_ray_chunk_is_dropped_and_recomputed(tmp_path):
 
     cell = Cell("bicubic", "demo", 4, "ifgsm", 8.0, ())
     parts = PartStore(RunStore(tmp_path / "run"))
-    unit = WorkUnit("bicubic", "demo", (cell,), 0, 1, 0, 2, images=("astronaut", "chelsea"))
+    unit = WorkUnit(cell, 0, 1, 0, 2, images=("astronaut", "chelsea"))
     cases = {"rows for 1 of 2 images missing (chelsea)": [{"image": "astronaut"}], "no rows": [],
              "truncated or corrupted JSON": None}
     for reason, rows in cases.items():

@@ -1,8 +1,8 @@
 """Executors: where the cells of a run are evaluated.
 
 Both executors call the same function, :func:`execute_unit`, on *work units*:
-some cells of one model x dataset over a contiguous run of that dataset's
-image batches. What differs is where and how the units run:
+one cell over a contiguous run of its dataset's image batches. What differs is
+where and how the units run:
 
 - :class:`LocalExecutor` runs, in this process, one unit per cell x batch of
   images, cell by cell (the model is loaded once per model, clean outputs are
@@ -86,21 +86,18 @@ def shard_cells(all_cells: Sequence[Cell], shard: tuple[int, int] | None) -> lis
 
 @dataclasses.dataclass(frozen=True)
 class WorkUnit:
-    """Cells of one model x dataset, evaluated on batches [start, stop) of the dataset (None: all)."""
+    """Chunk ``chunk`` of ``n_chunks`` of one cell: batches [start, stop) of its dataset (None: all)."""
 
-    model: str
-    dataset: str
-    cells: tuple[Cell, ...]
+    cell: Cell
     start: int = 0
     stop: int | None = None
     chunk: int = 0
     n_chunks: int = 1
-    images: tuple[str, ...] = ()  # names of the images in the batches (Ray chunks: what a sound chunk file holds)
+    images: tuple[str, ...] = ()  # names of the images in the batches: what a sound chunk file holds
 
     @property
     def unit_id(self) -> str:
-        head = self.cells[0].cell_id if len(self.cells) == 1 else f"{self.model}__{self.dataset}__{len(self.cells)}cells"
-        return f"{head}__chunk{self.chunk}of{self.n_chunks}"
+        return f"{self.cell.cell_id}__chunk{self.chunk}of{self.n_chunks}"
 
 
 class Worker:
@@ -139,8 +136,8 @@ class Worker:
 
 
 def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, progress: Any = None,
-                 env: dict | None = None, run_dir: str | Path | None = None) -> dict[str, list[dict]]:
-    """Evaluate the cells of ``unit``; return {cell_id: rows}.
+                 env: dict | None = None, run_dir: str | Path | None = None) -> list[dict]:
+    """Evaluate ``unit``: the rows of its cell's images in its batches.
 
     ``run_dir``: where the suite's ``save_images`` are written (srbench/bench/saved_images.py); None keeps none.
     """
@@ -150,26 +147,24 @@ def execute_unit(suite: Suite, unit: WorkUnit, worker: Worker | None = None, pro
     device = resolve_device(suite.device)
     env = env or environment(device)
     speed = SpeedOptions.from_suite(suite)
-    restorer = worker.model(suite, unit.model, device, speed)
-    pairs = worker.pairs(suite, unit.dataset)
+    c = unit.cell
+    restorer = worker.model(suite, c.model, device, speed)
+    pairs = worker.pairs(suite, c.dataset)
     groups = batches(pairs, suite.batch_size)[unit.start:unit.stop]
-    out = {}
-    for c in unit.cells:
-        attack = c.make_attack()
-        evaluator = worker.evaluator(suite, unit.dataset, c, attack)
-        cell_groups, learned, evaluated = groups, {}, [p.name for p in pairs]
-        if attack.fits_on_split and c.budget is not None:
-            cell_groups, learned = fit_on_split(c, attack, evaluator, pairs, groups, device, progress, run_dir)
-            evaluated = attack.split(evaluated)[1]  # --save-images N keeps the first N images it is evaluated on
-        saver = (ImageSaver(run_dir, c.cell_id, suite.save_images, evaluated)
-                 if run_dir is not None and suite.save_images else None)
-        part = f", part {unit.chunk + 1}/{unit.n_chunks}" if unit.n_chunks > 1 else ""
-        rows = run_cell(c, attack, evaluator, cell_groups, device, progress, env,
-                        restorer.weights_sha256, speed, on_images=saver, part=part)
-        for row in rows:
-            row.update(learned)
-        out[c.cell_id] = rows
-    return out
+    attack = c.make_attack()
+    evaluator = worker.evaluator(suite, c.dataset, c, attack)
+    learned, evaluated = {}, [p.name for p in pairs]
+    if attack.fits_on_split and c.budget is not None:
+        groups, learned = fit_on_split(c, attack, evaluator, pairs, groups, device, progress, run_dir)
+        evaluated = attack.split(evaluated)[1]  # --save-images N keeps the first N images it is evaluated on
+    saver = (ImageSaver(run_dir, c.cell_id, suite.save_images, evaluated)
+             if run_dir is not None and suite.save_images else None)
+    part = f", part {unit.chunk + 1}/{unit.n_chunks}" if unit.n_chunks > 1 else ""
+    rows = run_cell(c, attack, evaluator, groups, device, progress, env,
+                    restorer.weights_sha256, speed, on_images=saver, part=part)
+    for row in rows:
+        row.update(learned)
+    return rows
 
 
 def fit_on_split(c: Cell, attack, evaluator: CellEvaluator, pairs: list, groups: list[list], device: torch.device,
@@ -231,24 +226,29 @@ def work_units(suite: Suite, todo: list[Cell], images_per_task: int) -> list[Wor
     """The cells of ``todo`` split into units of whole batches holding at least ``images_per_task`` images
     (the last may hold fewer), cell by cell in suite order; a cell whose attack learns on a split
     (universal) is one unit, so it is fitted once."""
-    units = []
-    for (model, dataset), unit_cells in _group(todo).items():
-        pairs = load_dataset(dataset, suite.scale, root=suite.data_root, limit=suite.limit)
-        groups = batches(pairs, suite.batch_size)
-        spans, start, count = [], 0, 0
-        for k, g in enumerate(groups):
-            count += len(g)
-            if count >= images_per_task or k == len(groups) - 1:
-                spans.append((start, k + 1))
-                start, count = k + 1, 0
-        for c in unit_cells:
-            fits = c.budget is not None and c.make_attack().fits_on_split
-            cell_spans = [(0, len(groups))] if fits else spans
-            evaluated = set(c.evaluated_images([p.name for p in pairs]))  # a fitted attack's test images
-            units.extend(WorkUnit(model, dataset, (c,), a, b, i, len(cell_spans),
-                                  tuple(p.name for g in groups[a:b] for p in g if p.name in evaluated))
-                         for i, (a, b) in enumerate(cell_spans))
+    units, names_by_dataset = [], {}
+    for c in (c for same_model_and_dataset in _group(todo).values() for c in same_model_and_dataset):
+        if c.dataset not in names_by_dataset:
+            pairs = load_dataset(c.dataset, suite.scale, root=suite.data_root, limit=suite.limit)
+            names_by_dataset[c.dataset] = [[p.name for p in g] for g in batches(pairs, suite.batch_size)]
+        groups = names_by_dataset[c.dataset]
+        fits_once = c.budget is not None and c.make_attack().fits_on_split
+        spans = [(0, len(groups))] if fits_once else _spans([len(g) for g in groups], images_per_task)
+        evaluated = set(c.evaluated_images([name for g in groups for name in g]))  # a fitted attack's test images
+        units.extend(WorkUnit(c, a, b, i, len(spans), tuple(n for g in groups[a:b] for n in g if n in evaluated))
+                     for i, (a, b) in enumerate(spans))
     return units
+
+
+def _spans(batch_sizes: list[int], images_per_task: int) -> list[tuple[int, int]]:
+    """Consecutive [start, stop) runs of batches, each holding at least ``images_per_task`` images but the last."""
+    spans, start, count = [], 0, 0
+    for k, size in enumerate(batch_sizes):
+        count += size
+        if count >= images_per_task or k == len(batch_sizes) - 1:
+            spans.append((start, k + 1))
+            start, count = k + 1, 0
+    return spans
 
 
 # ----------------------------------------------------------------------------- local executor
@@ -267,9 +267,9 @@ class LocalExecutor:
         worker, parts = Worker(), PartStore(store)
         by_cell: dict[str, list[WorkUnit]] = {}
         for u in work_units(suite, todo, images_per_task=1):  # one batch per unit
-            by_cell.setdefault(u.cells[0].cell_id, []).append(u)
+            by_cell.setdefault(u.cell.cell_id, []).append(u)
         for cell_id, units in by_cell.items():
-            c, rows = units[0].cells[0], []
+            c, rows = units[0].cell, []
             for u in units:
                 problem = parts.drop_if_broken(u)
                 if problem:
@@ -277,7 +277,7 @@ class LocalExecutor:
                 if parts.has(u):
                     rows.extend(parts.read(u))
                     continue
-                unit_rows = execute_unit(suite, u, worker, progress, env, run_dir=store.dir)[cell_id]
+                unit_rows = execute_unit(suite, u, worker, progress, env, run_dir=store.dir)
                 if len(units) > 1:
                     parts.write(u, unit_rows)
                 rows.extend(unit_rows)
@@ -301,7 +301,7 @@ def _group(todo: Iterable[Cell]) -> dict[tuple[str, str], list[Cell]]:
 _RAY_WORKER: Worker | None = None
 
 
-def _ray_task(suite_dict: dict, unit: WorkUnit, cards: dict, env_extra: dict, run_dir: str) -> dict[str, list[dict]]:
+def _ray_task(suite_dict: dict, unit: WorkUnit, cards: dict, env_extra: dict, run_dir: str) -> list[dict]:
     """Body of one Ray task: runs in a worker process, which keeps its last model between tasks."""
     global _RAY_WORKER
     for name, card in cards.items():  # models registered by the driver's code, not by entry points
@@ -385,7 +385,7 @@ class RayExecutor:
         cell_task = progress.task("cells", len(todo))
         unit_task = progress.task("tasks (cell x image chunk)", len(units))
         progress.update(unit_task, advance=len(units) - len(pending))
-        for cell_id in {u.cells[0].cell_id for u in units}:  # cells whose chunks all survived a driver crash
+        for cell_id in {u.cell.cell_id for u in units}:  # cells whose chunks all survived a driver crash
             self._maybe_finish(cells_by_id[cell_id], units, parts, store, progress, cell_task)
         attempts: dict[str, int] = {}
         failed: dict[str, str] = {}
@@ -396,7 +396,7 @@ class RayExecutor:
             ref = done[0]
             unit = in_flight.pop(ref)
             try:
-                result = ray.get(ref)
+                rows = ray.get(ref)
             except Exception as exc:  # a RayTaskError, a dead worker, an unschedulable task...
                 attempts[unit.unit_id] = attempts.get(unit.unit_id, 0) + 1
                 n = attempts[unit.unit_id]
@@ -410,12 +410,11 @@ class RayExecutor:
                     failed[unit.unit_id] = message
                     progress.update(unit_task, advance=1)
                 continue
-            rows = result[unit.cells[0].cell_id]
             parts.write(unit, rows)
             if rows:
-                weights[unit.model] = rows[0].get("weights_sha256")
+                weights[unit.cell.model] = rows[0].get("weights_sha256")
             progress.update(unit_task, advance=1)
-            self._maybe_finish(unit.cells[0], units, parts, store, progress, cell_task)
+            self._maybe_finish(unit.cell, units, parts, store, progress, cell_task)
         if failed:
             first = next(iter(failed.items()))
             raise UserError(f"{len(failed)} Ray task(s) failed after {self.max_retries} retries "
@@ -425,7 +424,7 @@ class RayExecutor:
 
     @staticmethod
     def _maybe_finish(cell: Cell, units, parts: "PartStore", store: RunStore, progress, cell_task) -> None:
-        mine = [u for u in units if u.cells[0].cell_id == cell.cell_id]
+        mine = [u for u in units if u.cell.cell_id == cell.cell_id]
         if not all(parts.has(u) for u in mine):
             return
         rows = [row for u in sorted(mine, key=lambda u: u.chunk) for row in parts.read(u)]
@@ -450,7 +449,7 @@ class PartStore:
         self.errors_dir = store.dir / "errors"
 
     def path(self, unit: WorkUnit) -> Path:
-        return self.dir / unit.cells[0].cell_id / f"{unit.chunk}of{unit.n_chunks}.json"
+        return self.dir / unit.cell.cell_id / f"{unit.chunk}of{unit.n_chunks}.json"
 
     def has(self, unit: WorkUnit) -> bool:
         """A chunk file exists (broken ones are dropped by :meth:`drop_if_broken` before the run starts)."""
@@ -485,7 +484,7 @@ class PartStore:
 
     def record_error(self, unit: WorkUnit, attempt: int, exc: BaseException) -> Path:
         path = self.errors_dir / f"{unit.unit_id}__attempt{attempt}.json"
-        write_json(path, {"unit": unit.unit_id, "cells": [c.cell_id for c in unit.cells], "attempt": attempt,
+        write_json(path, {"unit": unit.unit_id, "cell": unit.cell.cell_id, "attempt": attempt,
                           "time": utc_now(), "error_type": type(exc).__name__, "error": _one_line(exc),
                           "traceback": "".join(traceback.format_exception(exc))[-20000:]})
         return path
