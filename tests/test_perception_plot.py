@@ -179,3 +179,42 @@ def test_gan_trained_model_gets_the_gan_marker(scored, gan_run, tmp_path):
     assert drawn[TRAINING_STYLE["GAN"][2]] == [(gan["niqe"], gan["adv_output_psnr"])]
     plt.close(fig)
     assert len(drawn) == 3 and (tmp_path / "g.png").stat().st_size > 20_000
+
+
+def _label_boxes(ax):
+    """{label text: its text's box on the canvas} (without the leader line a moved label gets)."""
+    from matplotlib.text import Text
+
+    renderer = ax.figure.canvas.get_renderer()
+    boxes = {}
+    for label in ax.texts:
+        label.update_positions(renderer)
+        boxes[label.get_text()] = Text.get_window_extent(label, renderer)
+    return boxes
+
+
+def test_labels_of_close_points_do_not_overlap():
+    """Pixel-loss models score within 0.1 dB of each other: their names must still be readable."""
+    import pandas as pd
+
+    models = {"imdn": (6.29, 19.7), "rlfn": (6.25, 18.3), "ditn": (6.19, 18.3), "craft": (6.22, 18.6),
+              "swiftsrgan": (6.89, 30.5), "bicubic": (7.72, 38.2)}
+    points = pd.DataFrame([{"model": m, "training": "-" if m == "bicubic" else "pixel", "dataset": "set14",
+                            "scale": 4, "attack": "ifgsm", "alpha": 4.0, "n_images": 14, "niqe": x,
+                            "psnr_y": 28.6 - (x - 6.2) * 0.01, "adv_output_psnr": y, "lipschitz_k": 50.0}
+                           for m, (x, y) in models.items()])
+    fig = perception_figure(points, y="robustness")
+    try:
+        for ax in fig.axes:
+            boxes = _label_boxes(ax)
+            assert sorted(boxes) == sorted(models)  # every point named once
+            assert {t.get_text(): tuple(t.xy) for t in ax.texts} == {
+                m: (x, y if "alpha" in ax.get_title() else points.set_index("model").loc[m, "psnr_y"])
+                for m, (x, y) in models.items()}  # ... at its own point
+            names = sorted(boxes)
+            overlapping = [(a, b) for i, a in enumerate(names) for b in names[:i] if boxes[a].overlaps(boxes[b])]
+            assert overlapping == [], ax.get_title()
+            frame = ax.get_window_extent()
+            assert all(frame.y0 <= box.y0 and box.y1 <= frame.y1 for box in boxes.values()), ax.get_title()
+    finally:
+        plt.close(fig)

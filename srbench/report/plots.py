@@ -152,12 +152,15 @@ def tradeoff(summary: pd.DataFrame, output: str | Path, y: str = "both") -> Path
     colors = {m: f"C{i % 10}" for i, m in enumerate(models)}
     markers = {d: "osD^v<>p*"[i % 9] for i, d in enumerate(datasets)}
     fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 4.2), squeeze=False)
+    drawn = []  # (axes, x, y): labelled once the layout is final
     for ax, panel in zip(axes[0], panels):
+        ys = []
         for _, r in summary.iterrows():
             yv = r["robustness"] if panel == "robustness" else (math.log10(r["k_mean"]) if r["k_mean"] > 0 else math.nan)
             ax.scatter(r["jfid"], yv, color=colors[r["model"]], marker=markers[r["dataset"]], s=60,
                        label=f"{r['model']} / {r['dataset']}")
-            ax.annotate(r["model"], (r["jfid"], yv), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            ys.append(yv)
+        drawn.append((ax, list(summary["jfid"]), ys))
         if (summary["jfid"] > 0).all():
             ax.set_xscale("log")
         ax.set_xlabel("joint perceptual index jfid (lower = better)")
@@ -168,6 +171,8 @@ def tradeoff(summary: pd.DataFrame, output: str | Path, y: str = "both") -> Path
     axes[0, -1].legend(handles, labels, fontsize=7, loc="best")
     fig.suptitle("perception-robustness tradeoff (one point per model and degradation)", fontsize=10)
     fig.tight_layout()
+    for ax, xs, ys in drawn:
+        label_points(ax, xs, ys, list(summary["model"]))
     save_figure(fig, output)
     plt.close(fig)
     return Path(output)
@@ -253,12 +258,14 @@ def perception_figure(points: pd.DataFrame, y: str = "robustness"):
     fig, axes = plt.subplots(len(rows), len(alphas) + 1, figsize=(4.2 * (len(alphas) + 1), 3.9 * len(rows)),
                              squeeze=False)
     niqe_label = "NIQE of the clean output (lower = more natural)"
+    panels = []  # (axes, points, x column, y column): labelled once the layout is final
     for i, row in enumerate(rows):
         column, ylabel = (("adv_output_psnr", "adversarial output PSNR (dB, higher = robust)") if row == "robustness"
                           else ("lipschitz_k", "local Lipschitz estimate K (log)"))
         for j, alpha in enumerate(alphas):
             ax = axes[i, j]
-            _scatter_by_training(ax, points[points["alpha"] == alpha], "niqe", column)
+            panels.append((ax, points[points["alpha"] == alpha], "niqe", column))
+            _scatter_by_training(*panels[-1])
             ax.set_title(f"alpha = {alpha:g}/255")
             ax.set_xlabel(niqe_label)
             ax.set_ylabel(ylabel)
@@ -268,7 +275,8 @@ def perception_figure(points: pd.DataFrame, y: str = "robustness"):
                 ax.yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False,
                                                                             minor_thresholds=(1, 0.5)))
     clean = points.drop_duplicates("model")  # NIQE and PSNR-Y describe the clean output: one point per model
-    _scatter_by_training(axes[0, -1], clean, "niqe", "psnr_y")
+    panels.append((axes[0, -1], clean, "niqe", "psnr_y"))
+    _scatter_by_training(*panels[-1])
     axes[0, -1].set_title("perception-distortion (clean)")
     axes[0, -1].set_xlabel(niqe_label)
     axes[0, -1].set_ylabel("clean PSNR-Y (dB)")
@@ -279,21 +287,81 @@ def perception_figure(points: pd.DataFrame, y: str = "robustness"):
     fig.suptitle(f"{first['dataset']} (x{int(first['scale'])}, {first['attack']}): robustness against perceptual "
                  "quality, one point per model", fontsize=10)
     fig.tight_layout()
+    for ax, frame, x, y in panels:
+        label_points(ax, list(frame[x]), list(frame[y]), list(frame["model"]))
     return fig
 
 
 def _scatter_by_training(ax, points: pd.DataFrame, x: str, y: str) -> None:
-    """One scatter per training kind (so the legend names each once), every point labelled with its model."""
-    right = points[x].min() + 0.75 * (points[x].max() - points[x].min())  # labels of points past it go left
+    """One scatter per training kind (so the legend names each once); :func:`label_points` names the points."""
     for training, group in points.groupby("training", sort=True):
         marker, color, label = training_style(training)
         ax.scatter(group[x], group[y], marker=marker, color=color, s=55, label=label)
-        for _, r in group.iterrows():
-            left = len(points) > 1 and r[x] > right
-            ax.annotate(r["model"], (r[x], r[y]), textcoords="offset points", xytext=(-4 if left else 4, 4),
-                        ha="right" if left else "left", fontsize=7)
     ax.margins(0.15)  # room for the labels of the outermost points
     ax.grid(alpha=0.3)
+
+
+def label_points(ax, xs, ys, names, fontsize: float = 7, marker_radius_pt: float = 4.0) -> list:
+    """Name each point of ``ax`` so that no two labels overlap each other or another point's marker.
+
+    Why: models with close scores (pixel-loss SR models sit within 0.1 dB) drew their names on top of each
+    other. Call it once the axes are final (scales, limits, layout): it measures the drawn text. A label starts
+    above right of its point (above left in the right quarter, so it stays inside); if that spot is taken (by a
+    label, a marker or the legend) or outside the axes, it moves up or down by its own height, the nearest free
+    spot first, and gets a thin line to its point.
+    Returns the annotations.
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    pt = fig.dpi / 72.0  # pixels per point
+    pixels = [tuple(ax.transData.transform((float(x), float(y)))) for x, y in zip(xs, ys)]
+    shown_points = [(i, p) for i, p in enumerate(pixels) if all(math.isfinite(v) for v in p)]
+    px_all = [p[0] for _, p in shown_points]
+    right = min(px_all) + 0.75 * (max(px_all) - min(px_all)) if len(px_all) > 1 else math.inf
+    r = marker_radius_pt * pt
+    markers = {i: (px - r, py - r, px + r, py + r) for i, (px, py) in shown_points}
+    legend = ax.get_legend()
+    taken: list[tuple] = [] if legend is None else [_shifted(legend.get_window_extent(renderer), 0)]
+    inside = _shifted(ax.get_window_extent(renderer), 0)
+    labels = []
+    for i, (px, py) in shown_points:
+        left = px > right
+        style = {"textcoords": "offset points", "fontsize": fontsize, "ha": "right" if left else "left",
+                 "va": "bottom"}
+        dx = -4 if left else 4
+        probe = ax.annotate(names[i], (xs[i], ys[i]), xytext=(dx, 3), **style)
+        extent = probe.get_window_extent(renderer)
+        probe.remove()
+        height = extent.height / pt
+        obstacles = taken + [m for j, m in markers.items() if j != i]
+        def free(k: int) -> bool:
+            box = _shifted(extent, (_label_dy(k, height) - 3) * pt)
+            return inside[1] <= box[1] and box[3] <= inside[3] and not any(_overlap(box, o) for o in obstacles)
+
+        chosen = next((k for k in (0, 1, -1, 2, -2, 3, -3, 4, -4) if free(k)), 0)
+        dy = _label_dy(chosen, height)
+        lead = {"arrowprops": {"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkA": 0, "shrinkB": 3,
+                               "relpos": (1.0, 0.5) if left else (0.0, 0.5)}} if chosen else {}
+        labels.append(ax.annotate(names[i], (xs[i], ys[i]), xytext=(dx, dy), **style, **lead))
+        taken.append(_shifted(extent, (dy - 3) * pt))
+    return labels
+
+
+def _label_dy(k: int, height: float) -> float:
+    """Vertical offset (points) of a label's bottom: slot 0 just above its point, k > 0 higher, k < 0 below."""
+    if k >= 0:
+        return 3 + k * (height + 1)
+    return -3 - height - (-k - 1) * (height + 1)
+
+
+def _shifted(extent, dy_pixels: float) -> tuple:
+    """(x0, y0, x1, y1) of a matplotlib extent moved up by ``dy_pixels``."""
+    return extent.x0, extent.y0 + dy_pixels, extent.x1, extent.y1 + dy_pixels
+
+
+def _overlap(a: tuple, b: tuple) -> bool:
+    """Whether two (x0, y0, x1, y1) boxes intersect."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def perception(table: pd.DataFrame, output: str | Path, dataset: str | None = None,
