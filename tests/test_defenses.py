@@ -53,7 +53,7 @@ def test_spec_grammar_chains_left_to_right_and_records_each_defense():
     assert model.name == "bicubic+jpeg75+median5:adaptive=false"
     assert [d["defense"] for d in model.model_options["defenses"]] == ["jpeg", "median"]
     assert model.model_options["defenses"] == [
-        {"defense": "jpeg", "adaptive": True, "q": 75, "gradient": "bpda", "random": False},
+        {"defense": "jpeg", "adaptive": True, "q": 75, "backward": "identity", "gradient": "bpda", "random": False},
         {"defense": "median", "adaptive": False, "k": 5, "gradient": "exact", "random": False}]
     assert model.inner.defense.q == 75 and model.scale == 4 and not model.stochastic
     assert load_model("bicubic+smooth4:sigma=2", device="cpu").stochastic
@@ -70,6 +70,8 @@ def test_spec_grammar_chains_left_to_right_and_records_each_defense():
     ("imdn+jpeg75:adaptive=maybe", "option adaptive must be true or false, got 'maybe'"),
     ("imdn+self-ensemble8", "defense self-ensemble takes no number after its name"),
     ("imdn+bits:b", "options are :KEY=VALUE, got 'b'"),
+    ("imdn+jpeg75:backward=exact", "backward must be identity or surrogate, got 'exact'"),
+    ("imdn+jpeg75:backward=surrogate:adaptive=false", "backward=surrogate is how an adaptive attack differentiates"),
 ])
 def test_bad_defenses_are_one_line_errors_in_the_suite_and_the_loader(spec, words):
     problems = suite_problems({"models": [spec]})
@@ -118,6 +120,51 @@ def test_bpda_gradient_is_the_models_gradient_at_the_transformed_input(defense):
     g = grad_of(defended, y, target)
     assert torch.isfinite(g).all() and g.abs().sum() > 0
     assert torch.allclose(g, grad_of(base, transformed, target), atol=1e-7)  # identity backward, forward through
+
+
+def test_jpeg_surrogate_follows_pils_jpeg_and_gives_bpda_its_gradient():
+    """backward=surrogate: PIL's JPEG forward, the gradient of a torch JPEG (srbench/models/differentiable_jpeg.py)."""
+    import io
+
+    import numpy as np
+    from PIL import Image, JpegImagePlugin
+
+    from srbench.data import load_dataset
+    from srbench.models.differentiable_jpeg import jpeg_like, quantization_table
+
+    for q in (10, 50, 75, 95, 100):  # the tables PIL writes, and 4:2:0 chroma, its default
+        buf = io.BytesIO()
+        Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(buf, "JPEG", quality=q)
+        written = Image.open(buf)
+        assert [list(written.quantization[k]) for k in (0, 1)] == [
+            quantization_table(q, chroma=c).flatten().int().tolist() for c in (False, True)]
+        assert JpegImagePlugin.get_sampling(written) == 2
+
+    def psnr(a, b):
+        return float(10 * torch.log10(1 / ((a - b) ** 2).mean()))
+
+    for pair in load_dataset("demo", 4):  # bundled photos; odd sizes pad to whole blocks and chroma pairs
+        y = pair.lr[None]
+        for q in (30, 75):
+            pil = parse_defense(f"jpeg{q}").transform(y)
+            steps = jpeg_like(y, q, rounding=torch.round)
+            assert psnr(steps, pil) > 36 and psnr(steps, pil) > psnr(y, pil) + 6, (pair.name, q)
+            assert psnr(jpeg_like(y, q), pil) > psnr(y, pil) + 6  # the soft rounding too
+    gray = load_dataset("demo", 4)[0].lr[None, :1]
+    assert psnr(jpeg_like(gray, 75, rounding=torch.round), parse_defense("jpeg75").transform(gray)) > 36
+
+    y, target = image(24, 30), torch.rand(1, 3, 96, 120, generator=torch.Generator().manual_seed(2))
+    base = load_model("bicubic", device="cpu")
+    surrogate, identity = (load_model(f"bicubic+jpeg75{o}", device="cpu") for o in (":backward=surrogate", ""))
+    assert torch.equal(surrogate.restore(y), base.restore(parse_defense("jpeg75").transform(y)))  # PIL forward
+    g = grad_of(surrogate, y, target)
+    assert torch.isfinite(g).all() and g.abs().sum() > 0
+    at_pil = grad_of(base, parse_defense("jpeg75").transform(y), target)  # the model's gradient at its real input
+    y_var = y.clone().requires_grad_(True)
+    (jpeg_like(y_var, 75) * at_pil).sum().backward()  # ... carried back through the surrogate's Jacobian
+    assert torch.allclose(g, y_var.grad, atol=1e-9)
+    assert not torch.allclose(g, grad_of(identity, y, target), atol=1e-4)  # not the identity's gradient
+    assert surrogate.model_options["defenses"][0]["gradient"] == "bpda-surrogate"
 
 
 def test_bpda_through_the_median_filter_and_its_own_sub_gradient():

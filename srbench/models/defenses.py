@@ -18,6 +18,11 @@ Each defense declares whether it is differentiable and whether it is random. By 
 - a random one draws its randomness in ``sample_z``, so it is part of z: the same z gives
   the same output, and the evaluator's seeds (the attack's ``n_eot``) average over it (EoT).
 
+BPDA's backward pass may also be a differentiable approximation of the defense instead of the
+identity (Athalye et al.'s general form): ``jpeg75:backward=surrogate`` differentiates a
+torch version of JPEG's lossy steps (srbench/models/differentiable_jpeg.py) while the forward
+pass stays PIL's JPEG.
+
 ``adaptive=false`` differentiates the defense as implemented, to show gradient masking:
 bit-depth reduction (``round``) and JPEG (PIL, outside autograd) give a zero gradient, and
 smoothing only the first of the evaluator's noise draws carries a gradient (no averaging).
@@ -28,6 +33,7 @@ so both modes use it.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import re
 import typing
@@ -42,6 +48,7 @@ from srbench.core.errors import UserError, shown
 from srbench.core.pixels import to_uint8
 from srbench.core.registry import Registry
 from srbench.core.restorer import Restorer, Z
+from srbench.models.differentiable_jpeg import jpeg_like
 
 DEFENSES = Registry("defense")
 
@@ -112,10 +119,18 @@ class InputTransform(Defense):
         """The transformation as implemented (its own autograd, or none at all)."""
         raise NotImplementedError
 
+    def surrogate(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The differentiable approximation BPDA's backward pass uses; None: the identity."""
+        return None
+
+    def gradient(self) -> str:
+        plain = super().gradient()
+        return "bpda-surrogate" if plain == "bpda" and self.surrogate() is not None else plain
+
     def apply(self, y: torch.Tensor) -> torch.Tensor:
         """The transformed input, with the gradient the attack should see (BPDA when adaptive)."""
         if self.adaptive and not self.differentiable:
-            return bpda(self.transform, y)
+            return bpda(self.transform, y, self.surrogate())
         t = self.transform(y)
         if y.requires_grad and not t.requires_grad:
             t = t + 0 * y  # no autograd path (JPEG): the gradient is zero, not missing
@@ -125,11 +140,14 @@ class InputTransform(Defense):
         return inner.restore(self.apply(y), z)
 
 
-def bpda(transform: Callable[[torch.Tensor], torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-    """``transform(y)`` forward, the identity backward (Athalye et al. 2018's BPDA)."""
+def bpda(transform: Callable[[torch.Tensor], torch.Tensor], y: torch.Tensor,
+         surrogate: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """``transform(y)`` forward; backward, the gradient of ``surrogate`` (default: the identity), as in
+    Athalye et al. 2018's BPDA."""
     with torch.no_grad():
         t = transform(y)
-    return t + (y - y.detach())  # exactly t in value (y - y is 0), the identity in the backward pass
+    g = y if surrogate is None else surrogate(y)
+    return t + (g - g.detach())  # exactly t in value (g - g is 0), the surrogate's gradient in the backward pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,10 +157,19 @@ class JPEG(InputTransform):
     summary = "JPEG of the LR input at quality q (PIL)"
 
     q: int = 75
+    backward: str = "identity"  # BPDA's backward pass: identity, or surrogate (a differentiable JPEG)
 
     def validate(self):
         if not 1 <= self.q <= 100:
             raise UserError(f"defense jpeg: quality q must be in 1..100, got {self.q}")
+        if self.backward not in ("identity", "surrogate"):
+            raise UserError(f"defense jpeg: backward must be identity or surrogate, got {shown(self.backward)}")
+        if self.backward == "surrogate" and not self.adaptive:
+            raise UserError("defense jpeg: backward=surrogate is how an adaptive attack differentiates JPEG; "
+                            "drop adaptive=false or backward=surrogate")
+
+    def surrogate(self):
+        return functools.partial(jpeg_like, quality=self.q) if self.backward == "surrogate" else None
 
     def transform(self, y):
         return torch.stack([self._one(img) for img in y]).to(y.device, y.dtype)
@@ -348,6 +375,8 @@ def _typed_options(cls: type[Defense], options: dict[str, str]) -> dict[str, Any
 
 
 def _convert(defense: str, key: str, value: str, kind: type) -> Any:
+    if kind is str:  # the defense's validate() checks the choices
+        return value
     if kind is bool:
         if value.lower() not in ("true", "false"):
             raise UserError(f"defense {defense}: option {key} must be true or false, got {shown(value)}")

@@ -18,7 +18,7 @@ RUN=(--data-root $S/data/sr-benchmarks --out $HERE/run --device cpu --quiet "${E
      --weights imdn=$S/weights/IMDN_x4.pth --weights swiftsrgan=$S/weights/swift_srgan_4x.pth)
 IFGSM=(--attack ifgsm --steps 50 --n-eot 4 --z-chunk 1)
 PGD=(--attack pgd --steps 50 --restarts 3 --n-eot 4 --z-chunk 1)
-one_x() { echo "$1,$1+jpeg75,$1+jpeg75:adaptive=false,$1+bits5,$1+bits5:adaptive=false,$1+median3"; }
+one_x() { echo "$1,$1+jpeg75,$1+jpeg75:adaptive=false,$1+jpeg75:backward=surrogate,$1+bits5,$1+bits5:adaptive=false,$1+median3"; }
 CHEAP="$(one_x imdn),$(one_x swiftsrgan)"
 ENSEMBLE=imdn+self-ensemble,swiftsrgan+self-ensemble
 SMOOTH=imdn+smooth4,imdn+smooth4:adaptive=false,swiftsrgan+smooth4,swiftsrgan+smooth4:adaptive=false
