@@ -22,7 +22,7 @@ from srbench.report.leaderboard import load_rows  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BASES = ("imdn", "swiftsrgan")
-DEFENSES = ("", "jpeg75", "bits5", "median3", "self-ensemble", "smooth4")  # "": undefended
+DEFENSES = ("", "jpeg75", "jpeg75:backward=surrogate", "bits5", "median3", "self-ensemble", "smooth4")  # "": none
 ATTACKS = ("ifgsm", "pgd")
 CAP_DB = 60.0  # an attack that never moved gives an infinite PSNR: drawn at the cap, labelled "inf"
 
@@ -47,7 +47,8 @@ def summary(df, dataset: str):
 def tick(stats: dict, base: str, defense: str) -> str:
     """The defense's name and its clean PSNR-Y (what the defense costs without an attack)."""
     clean = [v[1] for k, v in stats.items() if k[0] == base and k[1] == defense]
-    return (defense or "none") + (f"\nclean {clean[0]:.2f}" if clean else "")
+    name = (defense or "none").replace(":backward=surrogate", "\n(surrogate)")
+    return name + (f"\nclean {clean[0]:.2f}" if clean else "")
 
 
 def draw(stats: dict, dataset: str, path: Path) -> None:
