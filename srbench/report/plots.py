@@ -315,7 +315,9 @@ def label_points(ax, xs, ys, names, fontsize: float = 7, marker_radius_pt: float
     renderer = fig.canvas.get_renderer()
     pt = fig.dpi / 72.0  # pixels per point
     pixels = [tuple(ax.transData.transform((float(x), float(y)))) for x, y in zip(xs, ys)]
-    shown_points = [(i, p) for i, p in enumerate(pixels) if all(math.isfinite(v) for v in p)]
+    shown_points = [(i, p) for i, p in enumerate(pixels) if all(math.isfinite(v) for v in p)]  # not nan/inf
+    if not shown_points:
+        return []
     px_all = [p[0] for _, p in shown_points]
     right = min(px_all) + 0.75 * (max(px_all) - min(px_all)) if len(px_all) > 1 else math.inf
     r = marker_radius_pt * pt
