@@ -336,6 +336,7 @@ def label_points(ax, xs, ys, names, fontsize: float = 7, marker_radius_pt: float
         probe.remove()
         height = extent.height / pt
         obstacles = taken + [m for j, m in markers.items() if j != i]
+
         def free(k: int) -> bool:
             box = _shifted(extent, (_label_dy(k, height) - 3) * pt)
             return inside[1] <= box[1] and box[3] <= inside[3] and not any(_overlap(box, o) for o in obstacles)
