@@ -247,3 +247,26 @@ def test_ignoring_the_defense_reports_higher_robustness_on_imdn(cli, sr_benchmar
     surrogate = rows["imdn+jpeg75:backward=surrogate"]
     assert surrogate["psnr_y"] == adaptive["psnr_y"] and surrogate["adv_input_psnr_bound"] <= surrogate["adv_input_psnr"]
     assert surrogate["adv_output_psnr"] < adaptive["adv_output_psnr"] - 0.5
+
+
+def test_the_worst_case_of_a_defense_takes_its_gradient_options_as_attacks(tmp_path):
+    """adaptive=false and backward=surrogate change the attack's gradient, not the defended model's outputs:
+    the leaderboard's worst case of imdn+jpeg75 is the per-image minimum over all three rows' attacks."""
+    from srbench.bench.store import RunStore
+    from srbench.report.leaderboard import WORST_CASE, leaderboard
+
+    psnr = {"imdn+jpeg75": [30.0, 20.0], "imdn+jpeg75:backward=surrogate": [25.0, 22.0],
+            "imdn+jpeg75:adaptive=false": [float("inf")] * 2, "imdn": [18.0, 17.0]}
+    store = RunStore(tmp_path / "run")
+    for model, values in psnr.items():
+        rows = [{"model": model, "dataset": "set5", "scale": 4, "attack": "ifgsm", "alpha": 8.0, "budget": 8.0,
+                 "attack_options": {"alpha": 8.0, "steps": 50}, "image": image, "adv_output_psnr": value,
+                 "psnr_y": 27.8, "time": "2026-12-02T00:00:00Z"} for image, value in zip(("baby", "bird"), values)]
+        store.write_cell(f"{model}__set5", {"model": model}, rows)
+    table = leaderboard([tmp_path / "run"])
+    worst = table[table["attack"] == WORST_CASE]
+    assert worst["model"].tolist() == ["imdn+jpeg75"]  # the undefended model has one attack: no worst case
+    (row,) = worst.to_dict("records")
+    assert row["worst_adv_output_psnr"] == pytest.approx((25.0 + 20.0) / 2) and row["n_images"] == 2
+    assert row["wins"] == "ifgsm: 1; ifgsm [jpeg75:adaptive=false]: 0; ifgsm [jpeg75:backward=surrogate]: 1"
+    assert len(table[table["attack"] == "ifgsm"]) == 4  # each model keeps its own row

@@ -430,6 +430,34 @@ def defend(restorer: Restorer, tokens: Sequence[str]) -> Restorer:
     return restorer
 
 
+# Options that change only the gradient attacks see, not the defended model's outputs
+GRADIENT_OPTIONS = ("adaptive", "backward")
+
+
+@functools.lru_cache(maxsize=None)
+def attacked_function(model: str) -> tuple[str, str]:
+    """``imdn+jpeg75:backward=surrogate`` -> (``imdn+jpeg75``, ``jpeg75:backward=surrogate``): the model name
+    without its defenses' gradient options, and those options ("" if none).
+
+    Why: ``adaptive`` and ``backward`` change how an attack differentiates a defense, not the function it
+    attacks, so the worst case over attacks (srbench/report/leaderboard.py) takes them as attack variants.
+    A name whose trailing tokens are not defenses is returned whole.
+    """
+    base, tokens = split_defenses(model, base_is_name=False)
+    stripped, options = [], []
+    for token in tokens:
+        try:
+            defense = parse_defense(token)
+        except UserError:
+            return model, ""
+        plain = dataclasses.replace(defense, **{f.name: f.default for f in dataclasses.fields(defense)
+                                               if f.name in GRADIENT_OPTIONS})
+        stripped.append(plain.token())
+        if plain != defense:
+            options.append(defense.token())
+    return "+".join([base, *stripped]), ", ".join(options)
+
+
 def defenses_table() -> str:
     """One line per defense (for ``srbench models``): name, primary option, what it declares, summary."""
     rows = []

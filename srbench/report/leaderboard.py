@@ -5,6 +5,9 @@ Rows of one attack run with options that differ (PGD with 1 and 3 restarts) stay
 attacked by two or more attacks (or variants), a ``worst-case`` row gives, per image, the lowest
 adversarial output PSNR over them, averaged (``worst_adv_output_psnr``), and how many images each
 attack won (``wins``): a single weak attack cannot flatter a model (RobustBench/AutoAttack style).
+A defense's gradient options (``imdn+jpeg75:adaptive=false``, ``:backward=surrogate``) change how the
+attack differentiates it, not the model's outputs: the worst case of ``imdn+jpeg75`` takes those rows
+as attack variants too (``ifgsm [jpeg75:backward=surrogate]``).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from srbench.bench.store import RunStore, is_run_dir
 from srbench.core.errors import UserError
 from srbench.core.metric_table import always_shown, metric_names
 from srbench.core.metrics import LEGACY_GRAY_CONVENTION
+from srbench.models.defenses import attacked_function
 
 # budget: the value a cell sweeps (alpha for I-FGSM, eps for adam-l2); shown only where it is not alpha
 GROUP_KEYS = ["model", "dataset", "scale", "attack", "attack_variant", "alpha", "budget"]
@@ -73,11 +77,17 @@ def worst_case(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """One row per model x dataset x scale x budget (x ``keys`` but the attack) attacked by two or more attacks.
 
     Per image the lowest ``adv_output_psnr`` over those attacks, then the mean over images; ``wins``
-    counts, per attack, the images where it was lowest (a tie goes to the attack first by name).
+    counts, per attack, the images where it was lowest (a tie goes to the attack first by name). The rows
+    of a defended model's gradient options count as attacks of the model without them
+    (:func:`srbench.models.defenses.attacked_function`).
     """
     attacked = df[df["budget"].notna() & df["adv_output_psnr"].notna()] if "adv_output_psnr" in df else df.iloc[:0]
-    labels = attacked["attack"].astype(str) + attacked["attack_variant"].map(lambda v: f" ({v})" if isinstance(v, str) else "")
-    attacked = attacked.assign(attack_label=labels).sort_values("attack_label", kind="stable")
+    functions = [attacked_function(str(m)) for m in attacked["model"]]
+    labels = (attacked["attack"].astype(str)
+              + attacked["attack_variant"].map(lambda v: f" ({v})" if isinstance(v, str) else "")
+              + [f" [{gradient}]" if gradient else "" for _, gradient in functions])
+    attacked = attacked.assign(model=[name for name, _ in functions], attack_label=labels)
+    attacked = attacked.sort_values("attack_label", kind="stable")
     where = [k for k in keys if k not in ("attack", "attack_variant")]
     rows = []
     for key, sub in attacked.groupby(where, dropna=False, sort=True):
