@@ -129,3 +129,16 @@ def test_screenshot(site, tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_infinite_scores_render_as_inf(tmp_path):
+    """An attack that never moves the input (a defense attacked without adapting) has infinite PSNRs."""
+    from srbench.bench.store import RunStore
+
+    rows = [{"model": "imdn+jpeg75:adaptive=false", "dataset": "set5", "scale": 4, "attack": "ifgsm", "alpha": 8.0,
+             "budget": 8.0, "attack_options": {"alpha": 8.0}, "image": image, "psnr_y": 27.8,
+             "adv_output_psnr": float("inf"), "adv_input_psnr": float("inf"), "time": "2026-12-02T00:00:00Z"}
+            for image in ("baby", "bird")]
+    RunStore(tmp_path / "run").write_cell("c", {"model": rows[0]["model"]}, rows)
+    page = render_site([tmp_path / "run"], tmp_path / "site").read_text()
+    assert page.count('data-v="Infinity">inf<') == 2  # adversarial output and input PSNR, sortable as numbers

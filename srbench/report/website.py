@@ -37,6 +37,7 @@ import datetime as dt
 import hashlib
 import html
 import io
+import math
 import re
 import shutil
 from pathlib import Path, PurePosixPath
@@ -68,6 +69,8 @@ def _fmt(value) -> tuple[str, str]:
     if value is None or (isinstance(value, float) and pd.isna(value)):
         return "", ""
     if isinstance(value, float):
+        if math.isinf(value):  # e.g. an attack that never moved the input (PSNR of identical images)
+            return ("inf" if value > 0 else "-inf"), ("Infinity" if value > 0 else "-Infinity")  # JS parseFloat
         if value == int(value) and abs(value) < 1e6:
             return f"{value:g}", repr(value)
         return f"{value:.3f}", repr(value)
