@@ -131,7 +131,7 @@ def test_screenshot(site, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
 
 
-def test_infinite_scores_render_as_inf(tmp_path):
+def test_infinite_scores_render_as_inf_in_the_site_and_json(tmp_path):
     """An attack that never moves the input (a defense attacked without adapting) has infinite PSNRs."""
     from srbench.bench.store import RunStore
 
@@ -142,3 +142,6 @@ def test_infinite_scores_render_as_inf(tmp_path):
     RunStore(tmp_path / "run").write_cell("c", {"model": rows[0]["model"]}, rows)
     page = render_site([tmp_path / "run"], tmp_path / "site").read_text()
     assert page.count('data-v="Infinity">inf<') == 2  # adversarial output and input PSNR, sortable as numbers
+    from srbench.report.leaderboard import render
+    (record,) = json.loads(render(leaderboard([tmp_path / "run"]), "json"))  # JSON has no infinity: not null
+    assert record["adv_output_psnr"] == record["adv_input_psnr"] == "inf" and record["psnr_y"] == 27.8

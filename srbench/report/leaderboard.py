@@ -165,10 +165,20 @@ def render(table: pd.DataFrame, fmt: str = "md") -> str:
     if fmt == "csv":
         return table.to_csv(index=False)
     if fmt == "json":
-        return table.to_json(orient="records", indent=1)
+        return _infinities_named(table).to_json(orient="records", indent=1)
     if fmt == "latex":
         return table.to_latex(index=False, float_format="%.3f", na_rep="")
     if fmt == "md":
         blanks = table.astype(object).where(table.notna(), None)  # tabulate leaves None cells empty
         return blanks.to_markdown(index=False, floatfmt=".3f", missingval="")
     raise UserError(f"unknown format {fmt!r}; use md, csv, json or latex")
+
+
+def _infinities_named(table: pd.DataFrame) -> pd.DataFrame:
+    """JSON has no infinity and pandas would write null, the same as "not measured"; write "inf"/"-inf"."""
+    out = table.astype(object)
+    for column in table.select_dtypes("number"):
+        values = table[column]
+        out.loc[values == float("inf"), column] = "inf"
+        out.loc[values == float("-inf"), column] = "-inf"
+    return out
