@@ -129,6 +129,7 @@ def test_jpeg_surrogate_follows_pils_jpeg_and_gives_bpda_its_gradient():
     import numpy as np
     from PIL import Image, JpegImagePlugin
 
+    from srbench.core.metrics import psnr
     from srbench.data import load_dataset
     from srbench.models.differentiable_jpeg import jpeg_like, quantization_table
 
@@ -140,17 +141,15 @@ def test_jpeg_surrogate_follows_pils_jpeg_and_gives_bpda_its_gradient():
             quantization_table(q, chroma=c).flatten().int().tolist() for c in (False, True)]
         assert JpegImagePlugin.get_sampling(written) == 2
 
-    def psnr(a, b):
-        return float(10 * torch.log10(1 / ((a - b) ** 2).mean()))
-
-    for pair in load_dataset("demo", 4):  # bundled photos; odd sizes pad to whole blocks and chroma pairs
+    photos = load_dataset("demo", 4)  # bundled; odd sizes pad to whole blocks and chroma pairs
+    for pair in photos:
         y = pair.lr[None]
         for q in (30, 75):
             pil = parse_defense(f"jpeg{q}").transform(y)
             steps = jpeg_like(y, q, rounding=torch.round)
             assert psnr(steps, pil) > 36 and psnr(steps, pil) > psnr(y, pil) + 6, (pair.name, q)
             assert psnr(jpeg_like(y, q), pil) > psnr(y, pil) + 6  # the soft rounding too
-    gray = load_dataset("demo", 4)[0].lr[None, :1]
+    gray = photos[0].lr[None, :1]
     assert psnr(jpeg_like(gray, 75, rounding=torch.round), parse_defense("jpeg75").transform(gray)) > 36
 
     y, target = image(24, 30), torch.rand(1, 3, 96, 120, generator=torch.Generator().manual_seed(2))
