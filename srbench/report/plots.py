@@ -323,8 +323,8 @@ def label_points(ax, xs, ys, names, fontsize: float = 7, marker_radius_pt: float
     r = marker_radius_pt * pt
     markers = {i: (px - r, py - r, px + r, py + r) for i, (px, py) in shown_points}
     legend = ax.get_legend()
-    taken: list[tuple] = [] if legend is None else [_shifted(legend.get_window_extent(renderer), 0)]
-    inside = _shifted(ax.get_window_extent(renderer), 0)
+    taken: list[tuple] = [] if legend is None else [_box(legend.get_window_extent(renderer))]
+    inside = _box(ax.get_window_extent(renderer))
     labels = []
     for i, (px, py) in shown_points:
         left = px > right
@@ -338,7 +338,7 @@ def label_points(ax, xs, ys, names, fontsize: float = 7, marker_radius_pt: float
         obstacles = taken + [m for j, m in markers.items() if j != i]
 
         def free(k: int) -> bool:
-            box = _shifted(extent, (_label_dy(k, height) - 3) * pt)
+            box = _box(extent, (_label_dy(k, height) - 3) * pt)
             return inside[1] <= box[1] and box[3] <= inside[3] and not any(_overlap(box, o) for o in obstacles)
 
         chosen = next((k for k in (0, 1, -1, 2, -2, 3, -3, 4, -4) if free(k)), 0)
@@ -346,7 +346,7 @@ def label_points(ax, xs, ys, names, fontsize: float = 7, marker_radius_pt: float
         lead = {"arrowprops": {"arrowstyle": "-", "lw": 0.5, "color": "0.5", "shrinkA": 0, "shrinkB": 3,
                                "relpos": (1.0, 0.5) if left else (0.0, 0.5)}} if chosen else {}
         labels.append(ax.annotate(names[i], (xs[i], ys[i]), xytext=(dx, dy), **style, **lead))
-        taken.append(_shifted(extent, (dy - 3) * pt))
+        taken.append(_box(extent, (dy - 3) * pt))
     return labels
 
 
@@ -357,8 +357,8 @@ def _label_dy(k: int, height: float) -> float:
     return -3 - height - (-k - 1) * (height + 1)
 
 
-def _shifted(extent, dy_pixels: float) -> tuple:
-    """(x0, y0, x1, y1) of a matplotlib extent moved up by ``dy_pixels``."""
+def _box(extent, dy_pixels: float = 0.0) -> tuple:
+    """(x0, y0, x1, y1) of a matplotlib extent, moved up by ``dy_pixels``."""
     return extent.x0, extent.y0 + dy_pixels, extent.x1, extent.y1 + dy_pixels
 
 
