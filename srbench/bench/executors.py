@@ -227,7 +227,7 @@ def work_units(suite: Suite, todo: list[Cell], images_per_task: int) -> list[Wor
     (the last may hold fewer), cell by cell in suite order; a cell whose attack learns on a split
     (universal) is one unit, so it is fitted once."""
     units, names_by_dataset = [], {}
-    for c in (c for same_model_and_dataset in _group(todo).values() for c in same_model_and_dataset):
+    for c in _by_model_then_dataset(todo):
         if c.dataset not in names_by_dataset:
             pairs = load_dataset(c.dataset, suite.scale, root=suite.data_root, limit=suite.limit)
             names_by_dataset[c.dataset] = [[p.name for p in g] for g in batches(pairs, suite.batch_size)]
@@ -288,12 +288,12 @@ class LocalExecutor:
         return weights
 
 
-def _group(todo: Iterable[Cell]) -> dict[tuple[str, str], list[Cell]]:
-    """Cells by model, then dataset, in suite order."""
+def _by_model_then_dataset(todo: Iterable[Cell]) -> list[Cell]:
+    """The cells grouped by model, then dataset, each group in suite order: a worker loads each model once."""
     by_model: dict[str, dict[str, list[Cell]]] = {}
     for c in todo:
         by_model.setdefault(c.model, {}).setdefault(c.dataset, []).append(c)
-    return {(m, d): cs for m, per_ds in by_model.items() for d, cs in per_ds.items()}
+    return [c for per_dataset in by_model.values() for same in per_dataset.values() for c in same]
 
 
 # ----------------------------------------------------------------------------- Ray executor
