@@ -162,3 +162,51 @@ def test_images_per_task_sets_what_a_stopped_run_keeps(ray_cluster, tmp_path, ca
     assert main(["run", "--models", "bicubic", "--datasets", "demo", "--images-per-task", "1",
                  "--out", str(tmp_path / "local")]) == 2
     assert capsys.readouterr().err.strip() == "srbench: error: --images-per-task is for --executor ray"
+
+
+def test_memory_per_task_keeps_big_tasks_apart_and_refuses_what_no_node_has(ray_cluster, tmp_path, capsys):
+    """Tasks that each reserve over half a node's memory run one at a time, though 2 CPUs are free."""
+    import time
+
+    from srbench.bench.executors import GIB
+    from srbench.cli import main
+
+    log = tmp_path / "spans.txt"
+
+    def build():
+        from srbench.models import load_model
+        model = load_model("bicubic", device="cpu")
+        plain = model.restore
+
+        def restore(y, z=None):
+            t0 = time.time()
+            time.sleep(0.2)
+            with open(log, "a") as f:
+                f.write(f"{os.getpid()} {t0} {time.time()}\n")
+            return plain(y, z)
+        model.restore = restore
+        return model
+
+    register_model("slow-bicubic", build=build, scale=4, overwrite=True)
+    node = max(n["Resources"].get("memory", 0) for n in ray.nodes() if n["Alive"]) / GIB
+    local = ["run", "--models", "slow-bicubic", "--datasets", "demo", "--limit", "2", "--alpha", "2", "--steps", "2",
+             "--batch-size", "1", "--quiet"]
+    args = [*local, "--executor", "ray", "--images-per-task", "1"]
+    assert main([*args, "--memory-per-task", f"{0.6 * node:.3f}", "--out", str(tmp_path / "run")]) == 0
+    assert len(list((tmp_path / "run").glob("cells/*.json"))) == 1
+    spans: dict[str, list[float]] = {}
+    for pid, t0, t1 in (line.split() for line in log.read_text().splitlines()):
+        lo, hi = spans.get(pid, (float("inf"), 0.0))
+        spans[pid] = [min(lo, float(t0)), max(hi, float(t1))]
+    ordered = sorted(spans.values())
+    assert all(a[1] <= b[0] for a, b in zip(ordered, ordered[1:])), ordered  # no two tasks at once
+
+    capsys.readouterr()
+    assert main([*args, "--memory-per-task", f"{2 * node:.0f}", "--out", str(tmp_path / "too-big")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("srbench: error: --memory-per-task") and "no Ray node has that much" in err, err
+    assert "\n" not in err and not (tmp_path / "too-big" / "cells").exists()
+    for bad, message in (([*args, "--memory-per-task", "0"], "a positive number of GiB"),
+                         ([*local, "--memory-per-task", "1"], "--memory-per-task is for --executor ray")):
+        assert main([*bad, "--out", str(tmp_path / "bad")]) == 2
+        assert message in capsys.readouterr().err

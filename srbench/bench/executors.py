@@ -14,7 +14,9 @@ where and how the units run:
   is spread over the cluster instead of serializing the run (a cell whose
   attack learns on a split, e.g. universal, is one task: it is fitted once,
   not once per chunk). Each task asks
-  for ``cpus_per_task`` CPUs and ``gpus_per_task`` GPUs. Results come back to
+  for ``cpus_per_task`` CPUs, ``gpus_per_task`` GPUs and, if given,
+  ``memory_per_task`` GiB (Ray then runs no more tasks on a node than its
+  memory holds, instead of killing one when they outgrow it). Results come back to
   the driver, which writes each chunk atomically under ``RUN_DIR/parts/`` and
   joins a cell's chunks into its cell file once all are there: a driver that
   crashes loses at most the chunks in flight, and running the command again
@@ -54,6 +56,8 @@ from srbench.core.restorer import resolve_device
 from srbench.data import load_dataset
 from srbench.files import write_json
 from srbench.models import MODELS, get_card, load_model, register_model, training_of
+
+GIB = 2 ** 30
 
 # ----------------------------------------------------------------------------- sharding
 
@@ -331,11 +335,13 @@ class RayExecutor:
     name = "ray"
 
     def __init__(self, address: str | None = None, images_per_task: int | None = None, cpus_per_task: float = 1,
-                 gpus_per_task: float | None = None, max_retries: int = 2, init_kwargs: dict | None = None):
+                 gpus_per_task: float | None = None, memory_per_task: float | None = None, max_retries: int = 2,
+                 init_kwargs: dict | None = None):
         self.address = address
         self.images_per_task = images_per_task
         self.cpus_per_task = cpus_per_task
         self.gpus_per_task = gpus_per_task
+        self.memory_per_task = memory_per_task  # GiB that Ray reserves per task: big models then run fewer at once
         self.max_retries = max_retries
         self.init_kwargs = init_kwargs or {}
 
@@ -367,7 +373,14 @@ class RayExecutor:
         gpus = self.gpus_per_task
         if gpus is None:
             gpus = 1 if suite.device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0 else 0
-        return {"num_cpus": self.cpus_per_task, "num_gpus": gpus}
+        resources = {"num_cpus": self.cpus_per_task, "num_gpus": gpus}
+        if self.memory_per_task is not None:
+            largest = max((n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")), default=0) / GIB
+            if self.memory_per_task > largest:
+                raise UserError(f"--memory-per-task {self.memory_per_task:g} GiB: no Ray node has that much "
+                                f"(the largest offers {largest:.1f} GiB to tasks); ask for less")
+            resources["memory"] = int(self.memory_per_task * GIB)
+        return resources
 
     def _run(self, ray, suite, todo, store, progress, env) -> dict[str, str | None]:
         parts = PartStore(store)
@@ -417,9 +430,11 @@ class RayExecutor:
             self._maybe_finish(unit.cell, units, parts, store, progress, cell_task)
         if failed:
             first = next(iter(failed.items()))
+            oom = any("OutOfMemoryError" in m for m in failed.values())
+            hint = "; tasks were killed for memory: --memory-per-task GB makes fewer run at once" if oom else ""
             raise UserError(f"{len(failed)} Ray task(s) failed after {self.max_retries} retries "
                             f"(first: {first[0]}: {first[1]}); errors are in {parts.errors_dir}; "
-                            f"run the same command again to retry them")
+                            f"run the same command again to retry them{hint}")
         return weights
 
     @staticmethod

@@ -67,7 +67,7 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
     """Evaluate every unfinished cell of ``suite`` (of shard ``i/n``) into ``out_dir``; return the run folder.
 
     ``executor`` is ``"local"`` (this process), ``"ray"`` (Ray tasks; ``address=``, ``images_per_task=``,
-    ``cpus_per_task=``, ``gpus_per_task=``, ``max_retries=`` go to :class:`srbench.bench.executors.RayExecutor`)
+    ``cpus_per_task=``, ``gpus_per_task=``, ``memory_per_task=`` (GiB), ``max_retries=`` go to :class:`srbench.bench.executors.RayExecutor`)
     or an executor object with the same ``run`` method. The preflight runs first: a missing input stops
     the run before any cell is computed or the manifest is written.
     """

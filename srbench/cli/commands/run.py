@@ -77,6 +77,9 @@ def add_parser(sub):
     g.add_argument("--images-per-task", type=int, dest="images_per_task", metavar="N",
                    help="ray: images per task (whole batches of equal-sized images; default: batch_size); "
                         "each finished task is kept, so a stopped run loses only the tasks in flight")
+    g.add_argument("--memory-per-task", type=float, dest="memory_per_task", metavar="GB",
+                   help="ray: GiB of memory Ray reserves for each task, so no more tasks run at once than memory "
+                        "holds (a big model's batch of attacked images can take over 10 GB on a CPU)")
     g.add_argument("--shard", metavar="I/N", help="run only shard I of N (0 <= I < N) of the cells, e.g. for a "
                    "SLURM array; the leaderboard merges the shards")
     g.add_argument("--channels-last", action="store_true", default=None, dest="channels_last",
@@ -188,13 +191,17 @@ def main(args):
                   f"({', '.join(suite.datasets)}); nothing kept for {'it' if len(cut) == 1 else 'them'}",
                   file=sys.stderr)
     out = Path(args.out) if args.out else Path("results/runs") / suite.name
-    for flag, value in (("--address", args.address), ("--images-per-task", args.images_per_task)):
+    ray_flags = (("--address", args.address), ("--images-per-task", args.images_per_task),
+                 ("--memory-per-task", args.memory_per_task))
+    for flag, value in ray_flags:
         if value is not None and args.executor != "ray":
             raise UserError(f"{flag} is for --executor ray")
     if args.images_per_task is not None and args.images_per_task < 1:
         raise UserError(f"--images-per-task takes a whole number >= 1, got {args.images_per_task}")
-    options = ({"address": args.address, "images_per_task": args.images_per_task}
-               if args.executor == "ray" else {})
+    if args.memory_per_task is not None and not args.memory_per_task > 0:
+        raise UserError(f"--memory-per-task takes a positive number of GiB, got {args.memory_per_task:g}")
+    options = ({"address": args.address, "images_per_task": args.images_per_task,
+                "memory_per_task": args.memory_per_task} if args.executor == "ray" else {})
     if args.dry_run:
         print(dry_run_report(suite, out, shard))
         return 0
