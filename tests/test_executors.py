@@ -168,7 +168,7 @@ def test_memory_per_task_keeps_big_tasks_apart_and_refuses_what_no_node_has(ray_
     """Tasks that each reserve over half a node's memory run one at a time, though 2 CPUs are free."""
     import time
 
-    from srbench.bench.executors import GIB
+    from srbench.bench.executors import largest_node_memory_gib
     from srbench.cli import main
 
     log = tmp_path / "spans.txt"
@@ -188,7 +188,7 @@ def test_memory_per_task_keeps_big_tasks_apart_and_refuses_what_no_node_has(ray_
         return model
 
     register_model("slow-bicubic", build=build, scale=4, overwrite=True)
-    node = max(n["Resources"].get("memory", 0) for n in ray.nodes() if n["Alive"]) / GIB
+    node = largest_node_memory_gib(ray)
     local = ["run", "--models", "slow-bicubic", "--datasets", "demo", "--limit", "2", "--alpha", "2", "--steps", "2",
              "--batch-size", "1", "--quiet"]
     args = [*local, "--executor", "ray", "--images-per-task", "1"]

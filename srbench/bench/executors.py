@@ -302,6 +302,12 @@ def _by_model_then_dataset(todo: Iterable[Cell]) -> list[Cell]:
 
 # ----------------------------------------------------------------------------- Ray executor
 
+
+def largest_node_memory_gib(ray) -> float:
+    """The most memory (GiB) one live Ray node offers to tasks: the cap on a task's ``memory_per_task``."""
+    return max((n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")), default=0) / GIB
+
+
 _RAY_WORKER: Worker | None = None
 
 
@@ -375,7 +381,7 @@ class RayExecutor:
             gpus = 1 if suite.device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0 else 0
         resources = {"num_cpus": self.cpus_per_task, "num_gpus": gpus}
         if self.memory_per_task is not None:
-            largest = max((n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")), default=0) / GIB
+            largest = largest_node_memory_gib(ray)
             if self.memory_per_task > largest:
                 raise UserError(f"--memory-per-task {self.memory_per_task:g} GiB: no Ray node has that much "
                                 f"(the largest offers {largest:.1f} GiB to tasks); ask for less")
