@@ -2,9 +2,9 @@
 # The defenses study (benchmarks/defenses.yaml), resumable: each command skips the cells already in
 # results/real-cpu/defenses/run. Run from the repository root, beside ../shared (weights, Set5/Set14):
 #   OMP_NUM_THREADS=1 nice -n 19 nohup bash results/real-cpu/defenses/run.sh > /tmp/defenses.log 2>&1 &
-# Order: cheapest first, so an interrupted run has the most cells: per dataset (Set5, then Set14),
-# I-FGSM on the undefended models and the 1x defenses, then the self-ensemble (8x), then smoothing
-# (16x); then PGD (3 restarts, 3x I-FGSM) in the same order. The attack flags repeat the suite's
+# Order: cheapest cell first, so an interrupted run has the most cells: per dataset (Set5, then Set14),
+# the undefended models and the 1x defenses under I-FGSM, then PGD (3 restarts, 3x I-FGSM); then the
+# self-ensemble (8x), I-FGSM then PGD; then smoothing (16x), I-FGSM then PGD. The attack flags repeat the suite's
 # attacks entries, so the cells are the suite's own (srbench run benchmarks/defenses.yaml ... runs all).
 # Each command's start and end go to results/real-cpu/defenses/wall_times.tsv.
 set -euo pipefail
@@ -23,18 +23,20 @@ CHEAP="$(one_x imdn),$(one_x swiftsrgan)"
 ENSEMBLE=imdn+self-ensemble,swiftsrgan+self-ensemble
 SMOOTH=imdn+smooth4,imdn+smooth4:adaptive=false,swiftsrgan+smooth4,swiftsrgan+smooth4:adaptive=false
 
-timed() {  # timed LABEL ARGS...: one srbench run, its wall time logged
-    local label=$1 t0; shift
-    t0=$(date +%s)
+cells() { ls $HERE/run/cells 2>/dev/null | wc -l; }
+timed() {  # timed LABEL ARGS...: one srbench run, its wall time logged if it finished a cell (not on a resume with nothing left)
+    local label=$1 t0 n0; shift
+    t0=$(date +%s) n0=$(cells)
     srbench run benchmarks/defenses.yaml "$@" "${RUN[@]}"
+    (( $(cells) > n0 )) || return 0
     printf '%s\t%s\t%s\n' "$label" "$(date -u -d @"$t0" +%FT%TZ)" "$(( $(date +%s) - t0 ))" >> $HERE/wall_times.tsv
 }
 
 for D in set5 set14; do
     timed "$D ifgsm 1x" --datasets $D --models "$CHEAP" "${IFGSM[@]}"
-    timed "$D ifgsm self-ensemble" --datasets $D --models "$ENSEMBLE" "${IFGSM[@]}"
-    timed "$D ifgsm smoothing" --datasets $D --models "$SMOOTH" "${IFGSM[@]}"
     timed "$D pgd 1x" --datasets $D --models "$CHEAP" "${PGD[@]}"
+    timed "$D ifgsm self-ensemble" --datasets $D --models "$ENSEMBLE" "${IFGSM[@]}"
     timed "$D pgd self-ensemble" --datasets $D --models "$ENSEMBLE" "${PGD[@]}"
+    timed "$D ifgsm smoothing" --datasets $D --models "$SMOOTH" "${IFGSM[@]}"
     timed "$D pgd smoothing" --datasets $D --models "$SMOOTH" "${PGD[@]}"
 done
