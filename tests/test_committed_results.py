@@ -17,3 +17,26 @@ def test_a_committed_leaderboard_regenerates_byte_identically(capsys, run, fmt, 
     code, out, err = srbench(capsys, "leaderboard", REPO / run, "--format", fmt)
     assert code == 0, err
     assert out == (REPO / table).read_text(), f"regenerate {table} with: srbench leaderboard {run} --format {fmt}"
+
+
+def _defenses_figure_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("defenses_figure", REPO / "results/real-cpu/defenses/figure.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("dataset", ["set5", "set14"])
+def test_the_defenses_tables_are_what_figure_py_makes_of_the_committed_cells(dataset):
+    """defenses_<dataset>.md regenerates byte for byte, and the README's table is its summary, verbatim."""
+    here = REPO / "results/real-cpu/defenses"
+    table = here / f"defenses_{dataset}.md"
+    if not (here / "run" / "cells").is_dir() or not table.is_file():
+        pytest.skip(f"{table} is not in this checkout")
+    figure = _defenses_figure_module()
+    text = figure.markdown(figure.load_rows([here / "run"]), dataset)
+    assert text == table.read_text(), f"regenerate {table} with: .venv/bin/python {here / 'figure.py'} --dataset {dataset}"
+    summary = [line for line in text.split("## Summary")[1].split("##")[0].splitlines() if line.startswith("|")]
+    readme = (here / "README.md").read_text()
+    assert "\n".join(summary) in readme, f"copy the summary table of {table.name} into {here / 'README.md'}"

@@ -3,8 +3,11 @@
     .venv/bin/python results/real-cpu/defenses/figure.py [--dataset set5]
 
 Writes defenses_<dataset>.png (one panel per model x alpha: the mean adversarial output PSNR of
-each defense, attacked adaptively and, where it differs, with adaptive=false, and under each
-defense its clean PSNR-Y; a cell not yet run is left empty) and defenses_<dataset>.md (the same numbers, clean PSNR-Y, images per cell and the
+each defense under I-FGSM and PGD, attacked adaptively and, where it differs, with adaptive=false;
+a black line across a defense's bars marks its worst case, the per-image minimum over all its
+attacks and gradient options as `srbench leaderboard` computes it; under each defense its clean
+PSNR-Y; a cell not yet run is left empty) and defenses_<dataset>.md: a summary (one row per
+model x defense, the table of the README) and every cell (clean PSNR-Y, images per cell and the
 cell's wall time: the sum of its rows' elapsed_s, clean outputs included).
 """
 from __future__ import annotations
@@ -18,7 +21,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from srbench.report.leaderboard import load_rows  # noqa: E402
+from srbench.models.defenses import attacked_function  # noqa: E402
+from srbench.report.leaderboard import GROUP_KEYS, load_rows, worst_case  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 BASES = ("imdn", "swiftsrgan")
@@ -44,6 +48,17 @@ def summary(df, dataset: str):
     return out
 
 
+def worst(df, dataset: str):
+    """(base, defense, alpha) -> (worst-case adv. output PSNR, images, wins): the leaderboard's worst-case rows,
+    where a defended model's gradient options (adaptive=false, backward=surrogate) count as its attacks."""
+    rows = worst_case(df[df["dataset"] == dataset], GROUP_KEYS)
+    out = {}
+    for row in rows.itertuples():
+        base, _, defense = attacked_function(row.model)[0].partition("+")
+        out[(base, defense, float(row.alpha))] = (row.worst_adv_output_psnr, row.n_images, row.wins)
+    return out
+
+
 def tick(stats: dict, base: str, defense: str) -> str:
     """The defense's name and its clean PSNR-Y (what the defense costs without an attack)."""
     clean = [v[1] for k, v in stats.items() if k[0] == base and k[1] == defense]
@@ -51,7 +66,7 @@ def tick(stats: dict, base: str, defense: str) -> str:
     return name + (f"\nclean {clean[0]:.2f}" if clean else "")
 
 
-def draw(stats: dict, dataset: str, path: Path) -> None:
+def draw(stats: dict, worst_cases: dict, dataset: str, path: Path) -> None:
     alphas = sorted({k[4] for k in stats})
     fig, axes = plt.subplots(len(BASES), len(alphas), figsize=(5.5 * len(alphas), 3.6 * len(BASES)),
                              squeeze=False, sharey=True)
@@ -74,6 +89,11 @@ def draw(stats: dict, dataset: str, path: Path) -> None:
                            hatch="" if adaptive else "//", edgecolor="k", linewidth=0.3, label=label)
                     if value > CAP_DB:
                         ax.text(x - 0.4 + (b + 0.5) * width, CAP_DB, "inf", ha="center", va="bottom", fontsize=7)
+            for x, defense in enumerate(DEFENSES):
+                if (base, defense, alpha) in worst_cases:  # across the defense's groups (jpeg75 and its surrogate)
+                    last = max(i for i, d in enumerate(DEFENSES) if d.partition(":")[0] == defense)
+                    ax.hlines(min(worst_cases[(base, defense, alpha)][0], CAP_DB), x - 0.45, last + 0.45, colors="k",
+                              linewidth=1.5, label="worst case (per image, over the attacks)")
             ax.set_xticks(range(len(DEFENSES)), [tick(stats, base, d) for d in DEFENSES], fontsize=7)
             ax.set_title(f"{base}, alpha {alpha:g}/255 ({dataset})", fontsize=9)
             ax.set_ylim(0, CAP_DB + 5)
@@ -90,6 +110,43 @@ def draw(stats: dict, dataset: str, path: Path) -> None:
     plt.close(fig)
 
 
+def cell(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
+
+
+def summary_table(stats: dict, worst_cases: dict) -> str:
+    """One row per model x defense: clean PSNR-Y, then per alpha I-FGSM and PGD (adaptive, and with
+    adaptive=false where the defense has it) and the worst case; an empty entry is a cell not yet run."""
+    alphas = sorted({k[4] for k in stats})
+    head = ["model", "defense", "clean PSNR-Y"]
+    for alpha in alphas:
+        head += [f"a{alpha:g} I-FGSM", f"a{alpha:g} PGD", f"a{alpha:g} I-FGSM, adaptive=false",
+                 f"a{alpha:g} PGD, adaptive=false", f"a{alpha:g} worst case"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for base in BASES:
+        for defense in DEFENSES:
+            found = {k: v for k, v in stats.items() if k[0] == base and k[1] == defense}
+            if not found:
+                continue
+            row = [base, defense or "none", cell(next(iter(found.values()))[1])]
+            for alpha in alphas:
+                row += [cell(found.get((base, defense, adaptive, attack, alpha), (None,))[0])
+                        for adaptive, attack in ((True, "ifgsm"), (True, "pgd"), (False, "ifgsm"), (False, "pgd"))]
+                # the worst case of jpeg75 covers its surrogate rows too: shown once, on the jpeg75 row
+                shown_worst = defense != "jpeg75:backward=surrogate"
+                row.append(cell(worst_cases.get((base, defense, alpha), (None,))[0]) if shown_worst else "")
+            lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def wins_table(worst_cases: dict) -> str:
+    lines = ["| model | defense | alpha | worst case (dB) | images | images per attack where it was lowest |",
+             "|---|---|---|---|---|---|"]
+    for (base, defense, alpha), (value, n, wins) in sorted(worst_cases.items()):
+        lines.append(f"| {base} | {defense or 'none'} | {alpha:g} | {value:.2f} | {n} | {wins} |")
+    return "\n".join(lines) + "\n"
+
+
 def table(stats: dict) -> str:
     lines = ["| model | defense | attack | alpha | adaptive | adv. output PSNR (dB) | clean PSNR-Y (dB) | images "
              "| cell wall time (s) |", "|---|---|---|---|---|---|---|---|---|"]
@@ -102,14 +159,24 @@ def table(stats: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def markdown(rows, dataset: str) -> str:
+    """defenses_<dataset>.md: the summary (the README's table), the worst cases and every cell."""
+    stats, worst_cases = summary(rows, dataset), worst(rows, dataset)
+    return (f"# Defenses on {dataset} (written by figure.py)\n\n## Summary: mean adversarial output PSNR (dB)\n\n"
+            "Empty: a cell not yet run. The worst case is over the finished cells of the defended model (every attack "
+            "and gradient option; jpeg75's covers its surrogate rows).\n\n"
+            + summary_table(stats, worst_cases) + "\n## Worst case: which attack was lowest, per image\n\n"
+            + wins_table(worst_cases) + "\n## Every cell\n\n" + table(stats))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="set5")
     args = parser.parse_args()
-    stats = summary(load_rows([HERE / "run"]), args.dataset)
-    draw(stats, args.dataset, HERE / f"defenses_{args.dataset}.png")
-    (HERE / f"defenses_{args.dataset}.md").write_text(table(stats))
-    print(f"wrote {HERE / f'defenses_{args.dataset}.png'} and .md ({len(stats)} cells)")
+    rows = load_rows([HERE / "run"])
+    draw(summary(rows, args.dataset), worst(rows, args.dataset), args.dataset, HERE / f"defenses_{args.dataset}.png")
+    (HERE / f"defenses_{args.dataset}.md").write_text(markdown(rows, args.dataset))
+    print(f"wrote {HERE / f'defenses_{args.dataset}.png'} and .md")
 
 
 if __name__ == "__main__":
