@@ -174,6 +174,9 @@ def main() -> None:
     parser.add_argument("--dataset", default="set5")
     args = parser.parse_args()
     rows = load_rows([HERE / "run"])
+    if not (rows["dataset"] == args.dataset).any():
+        raise SystemExit(f"figure.py: no finished cells for dataset {args.dataset!r} in {HERE / 'run'}; "
+                         f"the run has {', '.join(sorted(rows['dataset'].unique()))}")
     draw(summary(rows, args.dataset), worst(rows, args.dataset), args.dataset, HERE / f"defenses_{args.dataset}.png")
     (HERE / f"defenses_{args.dataset}.md").write_text(markdown(rows, args.dataset))
     print(f"wrote {HERE / f'defenses_{args.dataset}.png'} and .md")
