@@ -153,8 +153,12 @@ def test_a_saved_folder_loads_through_diffusers_and_gives_the_same_outputs(tiny_
     built = random_ldm_sr(TINY, seed=3, steps=3, eta=0.5)
     y, _ = images(b=1)
     z = loaded.sample_z(y, 1, torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        assert (loaded.restore(y, z) - built.restore(y, z)).abs().max() < 1e-6
+    saved, original = loaded.state_dict(), built.state_dict()
+    assert saved.keys() == original.keys() and all(torch.equal(saved[k], original[k]) for k in saved)
+    with torch.no_grad():  # same weights, but the loaded tensors' storage is aligned differently, which changes the
+        # CPU kernels' summation order on some machines (AMD EPYC: 1.2e-6; 0 once the tensors are cloned); a wrong
+        # weight moves the outputs by ~0.1
+        assert (loaded.restore(y, z) - built.restore(y, z)).abs().max() < 1e-5
     assert loaded.scale == 4 and loaded.stochastic and not any(p.requires_grad for p in loaded.parameters())
     assert loaded.model_options == {"sampler": "ddim", "steps": 3, "eta": 0.5, "quantize": True}
 
