@@ -8,7 +8,8 @@ a black line across a defense's bars marks its worst case, the per-image minimum
 attacks and gradient options as `srbench leaderboard` computes it; under each defense its clean
 PSNR-Y; a cell not yet run is left empty) and defenses_<dataset>.md: a summary (one row per
 model x defense, the table of the README) and every cell (clean PSNR-Y, images per cell and the
-cell's wall time: the sum of its rows' elapsed_s, clean outputs included).
+cell's wall time: the sum of its rows' elapsed_s, clean outputs included); and it puts the summary
+into README.md under "## Results (<Dataset>)". commit.sh runs it and commits the cells with it.
 """
 from __future__ import annotations
 
@@ -169,6 +170,22 @@ def markdown(rows, dataset: str) -> str:
             + wins_table(worst_cases) + "\n## Every cell\n\n" + table(stats))
 
 
+def summary_lines(text: str) -> str:
+    """The summary table of a defenses_<dataset>.md text (what the README shows)."""
+    return "\n".join(line for line in text.split("## Summary")[1].split("##")[0].splitlines() if line.startswith("|"))
+
+
+def update_readme(readme: Path, dataset: str, table: str) -> None:
+    """Replace the table under the README's "## Results (<dataset>)" heading, if it has one, by ``table``."""
+    text = readme.read_text()
+    heading = f"## Results ({dataset.capitalize()})"
+    if heading not in text:
+        return
+    start = text.index("| model | defense | clean PSNR-Y |", text.index(heading))
+    end = text.index("\n\n", start)
+    readme.write_text(text[:start] + table + text[end:])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="set5")
@@ -178,7 +195,9 @@ def main() -> None:
         raise SystemExit(f"figure.py: no finished cells for dataset {args.dataset!r} in {HERE / 'run'}; "
                          f"the run has {', '.join(sorted(rows['dataset'].unique()))}")
     draw(summary(rows, args.dataset), worst(rows, args.dataset), args.dataset, HERE / f"defenses_{args.dataset}.png")
-    (HERE / f"defenses_{args.dataset}.md").write_text(markdown(rows, args.dataset))
+    text = markdown(rows, args.dataset)
+    (HERE / f"defenses_{args.dataset}.md").write_text(text)
+    update_readme(HERE / "README.md", args.dataset, summary_lines(text))
     print(f"wrote {HERE / f'defenses_{args.dataset}.png'} and .md")
 
 
