@@ -35,6 +35,10 @@ def test_the_defenses_tables_are_what_figure_py_makes_of_the_committed_cells(dat
     if not (here / "run" / "cells").is_dir() or not table.is_file():
         pytest.skip(f"{table} is not in this checkout")
     figure = _defenses_figure_module()
-    text = figure.markdown(figure.load_rows([here / "run"]), dataset)
+    rows = figure.load_rows([here / "run"])
+    stats, worst_cases = figure.summary(rows, dataset), figure.worst(rows, dataset)
+    text = figure.markdown(stats, worst_cases, dataset)
     assert text == table.read_text(), f"regenerate {table} with: .venv/bin/python {here / 'figure.py'} --dataset {dataset}"
-    assert figure.summary_lines(text) in (here / "README.md").read_text(), f"figure.py puts it into {here / 'README.md'}"
+    summary = figure.summary_table(stats, worst_cases)
+    assert summary in text and summary.rstrip("\n") + "\n\n" in (here / "README.md").read_text(), \
+        f"figure.py puts it into {here / 'README.md'}"

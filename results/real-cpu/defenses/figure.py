@@ -160,9 +160,8 @@ def table(stats: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def markdown(rows, dataset: str) -> str:
+def markdown(stats: dict, worst_cases: dict, dataset: str) -> str:
     """defenses_<dataset>.md: the summary (the README's table), the worst cases and every cell."""
-    stats, worst_cases = summary(rows, dataset), worst(rows, dataset)
     return (f"# Defenses on {dataset} (written by figure.py)\n\n## Summary: mean adversarial output PSNR (dB)\n\n"
             "Empty: a cell not yet run. The worst case is over the finished cells of the defended model (every attack "
             "and gradient option; jpeg75's covers its surrogate rows).\n\n"
@@ -170,20 +169,15 @@ def markdown(rows, dataset: str) -> str:
             + wins_table(worst_cases) + "\n## Every cell\n\n" + table(stats))
 
 
-def summary_lines(text: str) -> str:
-    """The summary table of a defenses_<dataset>.md text (what the README shows)."""
-    return "\n".join(line for line in text.split("## Summary")[1].split("##")[0].splitlines() if line.startswith("|"))
-
-
 def update_readme(readme: Path, dataset: str, table: str) -> None:
-    """Replace the table under the README's "## Results (<dataset>)" heading, if it has one, by ``table``."""
+    """Replace the first table under the README's "## Results (<dataset>)" heading, if it has one, by ``table``."""
     text = readme.read_text()
     heading = f"## Results ({dataset.capitalize()})"
     if heading not in text:
         return
-    start = text.index("| model | defense | clean PSNR-Y |", text.index(heading))
+    start = text.index("\n|", text.index(heading)) + 1
     end = text.index("\n\n", start)
-    readme.write_text(text[:start] + table + text[end:])
+    readme.write_text(text[:start] + table.rstrip("\n") + text[end:])
 
 
 def main() -> None:
@@ -194,10 +188,10 @@ def main() -> None:
     if not (rows["dataset"] == args.dataset).any():
         raise SystemExit(f"figure.py: no finished cells for dataset {args.dataset!r} in {HERE / 'run'}; "
                          f"the run has {', '.join(sorted(rows['dataset'].unique()))}")
-    draw(summary(rows, args.dataset), worst(rows, args.dataset), args.dataset, HERE / f"defenses_{args.dataset}.png")
-    text = markdown(rows, args.dataset)
-    (HERE / f"defenses_{args.dataset}.md").write_text(text)
-    update_readme(HERE / "README.md", args.dataset, summary_lines(text))
+    stats, worst_cases = summary(rows, args.dataset), worst(rows, args.dataset)
+    draw(stats, worst_cases, args.dataset, HERE / f"defenses_{args.dataset}.png")
+    (HERE / f"defenses_{args.dataset}.md").write_text(markdown(stats, worst_cases, args.dataset))
+    update_readme(HERE / "README.md", args.dataset, summary_table(stats, worst_cases))
     print(f"wrote {HERE / f'defenses_{args.dataset}.png'} and .md")
 
 
