@@ -40,5 +40,30 @@ def test_the_defenses_tables_are_what_figure_py_makes_of_the_committed_cells(dat
     text = figure.markdown(stats, worst_cases, dataset)
     assert text == table.read_text(), f"regenerate {table} with: .venv/bin/python {here / 'figure.py'} --dataset {dataset}"
     summary = figure.summary_table(stats, worst_cases)
-    assert summary in text and summary.rstrip("\n") + "\n\n" in (here / "README.md").read_text(), \
+    assert summary.rstrip("\n") + "\n\n" in (here / "README.md").read_text(), \
         f"figure.py puts it into {here / 'README.md'}"
+
+
+def test_figure_py_adds_a_dataset_s_results_section_once_then_replaces_its_table(tmp_path):
+    """A dataset's first cells get their README section (before "What remains"); later cells replace only its
+    table, and the other datasets' tables stay as they were."""
+    figure = _defenses_figure_module()
+    readme = tmp_path / "README.md"
+    set5 = "| model | a2 |\n|---|---|\n| imdn | 26.58 |\n"
+    readme.write_text(f"# Study\n\n## Results (Set5)\n\nProse.\n\n{set5}\nMore prose.\n\n## What remains\n\n1. Set14.\n")
+    first, later = "| model | a2 |\n|---|---|\n| imdn | 25.00 |\n", "| model | a2 |\n|---|---|\n| imdn | 24.00 |\n"
+
+    figure.update_readme(readme, "set14", first)
+    text = readme.read_text()
+    assert text.count("## Results (Set14)") == 1 and "](defenses_set14.png)" in text
+    assert text.index("## Results (Set5)") < text.index("## Results (Set14)") < text.index(first) \
+        < text.index("## What remains")
+    assert set5 in text and text.endswith("## What remains\n\n1. Set14.\n")
+
+    figure.update_readme(readme, "set14", later)
+    again = readme.read_text()
+    assert later in again and first not in again and again.count("## Results (Set14)") == 1
+    assert again == text.replace(first, later)
+
+    figure.update_readme(readme, "set5", later)  # the Set5 section's table only
+    assert readme.read_text() == again.replace(set5, later, 1) and "More prose." in readme.read_text()

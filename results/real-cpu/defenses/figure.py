@@ -9,7 +9,8 @@ attacks and gradient options as `srbench leaderboard` computes it; under each de
 PSNR-Y; a cell not yet run is left empty) and defenses_<dataset>.md: a summary (one row per
 model x defense, the table of the README) and every cell (clean PSNR-Y, images per cell and the
 cell's wall time: the sum of its rows' elapsed_s, clean outputs included); and it puts the summary
-into README.md under "## Results (<Dataset>)". commit.sh runs it and commits the cells with it.
+into README.md under "## Results (<Dataset>)", adding that section for a dataset's first cells.
+commit.sh runs it and commits the cells with it.
 """
 from __future__ import annotations
 
@@ -170,14 +171,28 @@ def markdown(stats: dict, worst_cases: dict, dataset: str) -> str:
 
 
 def update_readme(readme: Path, dataset: str, table: str) -> None:
-    """Replace the first table under the README's "## Results (<dataset>)" heading, if it has one, by ``table``."""
-    text = readme.read_text()
+    """Put ``table`` into the README's "## Results (<Dataset>)" section: replace the section's first table, or,
+    for a dataset's first cells, add the section (figure, table) before "## What remains" (or at the end)."""
+    text, table = readme.read_text(), table.rstrip("\n")
     heading = f"## Results ({dataset.capitalize()})"
     if heading not in text:
+        section = (f"{heading}\n\n![adversarial output PSNR per defense](defenses_{dataset}.png)\n\n"
+                   f"As the table above, on {dataset.capitalize()}; `figure.py` writes it into `defenses_{dataset}.md` "
+                   "with the per-image winners of the worst case and every cell's wall time.\n\n"
+                   f"{table}\n\n")
+        at = text.index("## What remains") if "## What remains" in text else len(text)
+        readme.write_text(text[:at] + section + text[at:])
         return
-    start = text.index("\n|", text.index(heading)) + 1
-    end = text.index("\n\n", start)
-    readme.write_text(text[:start] + table.rstrip("\n") + text[end:])
+    begin = text.index(heading)
+    end_of_section = text.find("\n## ", begin + len(heading))
+    end_of_section = len(text) if end_of_section < 0 else end_of_section
+    start = text.find("\n|", begin, end_of_section) + 1
+    if start == 0:
+        raise SystemExit(f"figure.py: {readme} has a {heading!r} section without a table; put one there or "
+                         "delete the section to have it written anew")
+    end = text.find("\n\n", start)
+    end = len(text) if end < 0 else end
+    readme.write_text(text[:start] + table + text[end:])
 
 
 def main() -> None:
