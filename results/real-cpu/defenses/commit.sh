@@ -9,7 +9,8 @@ PY=${PYTHON:-.venv/bin/python}
 while true; do
     n=$(ls $HERE/run/cells | wc -l)
     for dataset in set5 set14; do
-        if ls $HERE/run/cells | grep -q "__${dataset}__"; then $PY $HERE/figure.py --dataset $dataset > /dev/null; fi
+        # a glob, not `ls | grep -q`: under pipefail, grep's early exit fails ls (SIGPIPE) once the listing passes 4 KB
+        if compgen -G "$HERE/run/cells/*__${dataset}__*" > /dev/null; then $PY $HERE/figure.py --dataset $dataset > /dev/null; fi
     done
     git add $HERE/run/cells $HERE/run/manifest.json $HERE/wall_times.tsv $HERE/README.md $HERE/defenses_set*.md \
         $HERE/defenses_set*.png
