@@ -32,4 +32,4 @@ sys.exit(ours != venv)
 EOF
 ls -l "$OUT"
 .venv/bin/python benchmarks/gpu_session/collect.py "$OUT" --dest "$DRY/collected" --tag dry
-find "$DRY/collected" -type f | sort | head -40
+find "$DRY/collected" -type f | sort | sed -n 1,40p  # not head: under pipefail, a SIGPIPE'd sort fails the script
