@@ -2,7 +2,7 @@
 
     .venv/bin/python results/real-cpu/defenses/figure.py [--dataset set5]
 
-Writes defenses_<dataset>.png (one panel per model x alpha: the mean adversarial output PSNR of
+For every dataset with finished cells (or only --dataset), writes defenses_<dataset>.png (one panel per model x alpha: the mean adversarial output PSNR of
 each defense under I-FGSM and PGD, attacked adaptively and, where it differs, with adaptive=false;
 a black line across a defense's bars marks its worst case, the per-image minimum over all its
 attacks and gradient options as `srbench leaderboard` computes it; under each defense its clean
@@ -195,19 +195,26 @@ def update_readme(readme: Path, dataset: str, table: str) -> None:
     readme.write_text(text[:start] + table + text[end:])
 
 
+def write(rows, dataset: str) -> None:
+    """One dataset's figure, its .md and its README table."""
+    stats, worst_cases = summary(rows, dataset), worst(rows, dataset)
+    draw(stats, worst_cases, dataset, HERE / f"defenses_{dataset}.png")
+    (HERE / f"defenses_{dataset}.md").write_text(markdown(stats, worst_cases, dataset))
+    update_readme(HERE / "README.md", dataset, summary_table(stats, worst_cases))
+    print(f"wrote {HERE / f'defenses_{dataset}.png'} and .md")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="set5")
+    parser.add_argument("--dataset", help="only this dataset (default: every dataset with finished cells)")
     args = parser.parse_args()
     rows = load_rows([HERE / "run"])
-    if not (rows["dataset"] == args.dataset).any():
+    present = sorted(rows["dataset"].unique())
+    if args.dataset is not None and args.dataset not in present:
         raise SystemExit(f"figure.py: no finished cells for dataset {args.dataset!r} in {HERE / 'run'}; "
-                         f"the run has {', '.join(sorted(rows['dataset'].unique()))}")
-    stats, worst_cases = summary(rows, args.dataset), worst(rows, args.dataset)
-    draw(stats, worst_cases, args.dataset, HERE / f"defenses_{args.dataset}.png")
-    (HERE / f"defenses_{args.dataset}.md").write_text(markdown(stats, worst_cases, args.dataset))
-    update_readme(HERE / "README.md", args.dataset, summary_table(stats, worst_cases))
-    print(f"wrote {HERE / f'defenses_{args.dataset}.png'} and .md")
+                         f"the run has {', '.join(present)}")
+    for dataset in [args.dataset] if args.dataset else present:
+        write(rows, dataset)
 
 
 if __name__ == "__main__":
