@@ -84,8 +84,11 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
         run_info = {"executor": getattr(runner, "name", type(runner).__name__),
                     "shard": None if shard is None else f"{shard[0]}/{shard[1]}",
                     "speed_options": SpeedOptions.from_suite(suite).record(), "inputs": plan.record()}
-        store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "started": utc_now(),
-                              "cells": all_ids})
+        # a resume with nothing to do keeps the manifest of the run that did the work (no history entries for it)
+        record = bool(todo) or not store.manifest_path.is_file()
+        if record:
+            store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "started": utc_now(),
+                                  "cells": all_ids})
         with Progress(quiet) as progress:
             for c, status in statuses:
                 if status not in (None, NO_FILE):
@@ -96,8 +99,9 @@ def run_suite(suite: Suite, out_dir: str | Path, quiet: bool = False, only: Iter
                 weights = {}
             else:
                 weights = runner.run(suite, todo, store, progress, env)
-        store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "finished": utc_now(),
-                              "cells": all_ids, "weights_sha256": weights, "saved_images": saved_images(store.dir)})
+        if record:
+            store.write_manifest({"suite": suite.to_dict(), "environment": env, **run_info, "finished": utc_now(),
+                                  "cells": all_ids, "weights_sha256": weights, "saved_images": saved_images(store.dir)})
     return Path(out_dir)
 
 

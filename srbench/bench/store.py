@@ -1,6 +1,7 @@
 """The results store: one JSON file per finished cell, written atomically.
 
-    RUN_DIR/manifest.json          what produced the run (config, versions, device, weights)
+    RUN_DIR/manifest.json          what produced the run (config, versions, device, weights); the last 20
+                                   earlier records under "history" (a re-run with nothing to do adds none)
     RUN_DIR/cells/<cell_id>.json   {"cell": {...}, "rows": [per-image records]}
 
 A cell file appears only when the cell is complete (temp file + rename), so
@@ -103,8 +104,12 @@ class RunStore:
     def write_cell(self, cell_id: str, cell: dict, rows: list[dict]) -> None:
         write_json(self.cell_path(cell_id), {"cell": cell, "rows": rows})
 
+    @property
+    def manifest_path(self) -> Path:
+        return self.dir / "manifest.json"
+
     def write_manifest(self, manifest: dict) -> None:
-        path = self.dir / "manifest.json"
+        path = self.manifest_path
         history = []
         if path.is_file():
             with open(path, encoding="utf-8", errors="replace") as fh:
