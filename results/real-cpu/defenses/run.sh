@@ -12,8 +12,11 @@ S=../shared
 HERE=results/real-cpu/defenses
 # EXECUTOR=ray: one Ray task per image on every core, each finished image kept under run/parts/ (commit them
 # with the cells), so a stop loses only the images in flight (as results/real-cpu/run.sh)
-EXEC=()
+EXEC=() BIG=()
 [[ ${EXECUTOR:-local} == ray ]] && EXEC=(--executor ray --images-per-task 1)
+# the self-ensemble and smoothing hold 8 or 16 model passes per image: SwiftSRGAN's on a Set14 image takes
+# over 11 GB, and two at once ran this 24 GB machine out of memory (Ray killed a worker); one at a time
+[[ ${EXECUTOR:-local} == ray ]] && BIG=(--memory-per-task 12)
 RUN=(--data-root $S/data/sr-benchmarks --out $HERE/run --device cpu --quiet "${EXEC[@]}"
      --weights imdn=$S/weights/IMDN_x4.pth --weights swiftsrgan=$S/weights/swift_srgan_4x.pth)
 IFGSM=(--attack ifgsm --steps 50 --n-eot 4 --z-chunk 1)
@@ -35,8 +38,8 @@ timed() {  # timed LABEL ARGS...: one srbench run, its wall time logged if it fi
 for D in set5 set14; do
     timed "$D ifgsm 1x" --datasets $D --models "$CHEAP" "${IFGSM[@]}"
     timed "$D pgd 1x" --datasets $D --models "$CHEAP" "${PGD[@]}"
-    timed "$D ifgsm self-ensemble" --datasets $D --models "$ENSEMBLE" "${IFGSM[@]}"
-    timed "$D pgd self-ensemble" --datasets $D --models "$ENSEMBLE" "${PGD[@]}"
-    timed "$D ifgsm smoothing" --datasets $D --models "$SMOOTH" "${IFGSM[@]}"
-    timed "$D pgd smoothing" --datasets $D --models "$SMOOTH" "${PGD[@]}"
+    timed "$D ifgsm self-ensemble" --datasets $D --models "$ENSEMBLE" "${IFGSM[@]}" "${BIG[@]}"
+    timed "$D pgd self-ensemble" --datasets $D --models "$ENSEMBLE" "${PGD[@]}" "${BIG[@]}"
+    timed "$D ifgsm smoothing" --datasets $D --models "$SMOOTH" "${IFGSM[@]}" "${BIG[@]}"
+    timed "$D pgd smoothing" --datasets $D --models "$SMOOTH" "${PGD[@]}" "${BIG[@]}"
 done
