@@ -36,11 +36,12 @@ def test_interrupted_run_resumes(tmp_path):
     assert len(cells) == 12
     for name, value in finished.items():
         assert cells[name] == value, f"{name} was recomputed"
-    manifest = (tmp_path / "run" / "manifest.json").read_bytes()
+    manifest_path = tmp_path / "run" / "manifest.json"
+    manifest = manifest_path.read_bytes()
     third = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert third.returncode == 0
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in cells_dir.glob("[!.]*.json")} == cells
-    assert (tmp_path / "run" / "manifest.json").read_bytes() == manifest, "a resume with nothing to do rewrote the manifest"
+    assert manifest_path.read_bytes() == manifest, "a resume with nothing to do rewrote the manifest"
 
 
 def test_leftover_temporary_file_is_not_read_as_a_cell(tmp_path):

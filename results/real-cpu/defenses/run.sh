@@ -12,11 +12,13 @@ S=../shared
 HERE=results/real-cpu/defenses
 # EXECUTOR=ray: one Ray task per image on every core, each finished image kept under run/parts/ (commit them
 # with the cells), so a stop loses only the images in flight (as results/real-cpu/run.sh)
+# BIG: the self-ensemble and smoothing hold 8 or 16 model passes per image: SwiftSRGAN's on a Set14 image takes
+# over 11 GB, and two at once ran this 24 GB machine out of memory (Ray killed a worker); so one at a time
 EXEC=() BIG=()
-[[ ${EXECUTOR:-local} == ray ]] && EXEC=(--executor ray --images-per-task 1)
-# the self-ensemble and smoothing hold 8 or 16 model passes per image: SwiftSRGAN's on a Set14 image takes
-# over 11 GB, and two at once ran this 24 GB machine out of memory (Ray killed a worker); one at a time
-[[ ${EXECUTOR:-local} == ray ]] && BIG=(--memory-per-task 12)
+if [[ ${EXECUTOR:-local} == ray ]]; then
+    EXEC=(--executor ray --images-per-task 1)
+    BIG=(--memory-per-task 12)
+fi
 RUN=(--data-root $S/data/sr-benchmarks --out $HERE/run --device cpu --quiet "${EXEC[@]}"
      --weights imdn=$S/weights/IMDN_x4.pth --weights swiftsrgan=$S/weights/swift_srgan_4x.pth)
 IFGSM=(--attack ifgsm --steps 50 --n-eot 4 --z-chunk 1)
