@@ -107,6 +107,38 @@ def test_self_ensemble_of_an_equivariant_model_is_the_model():
         assert (tiny_ensemble.restore(y) - tiny.restore(y)).abs().max() > 1e-3
 
 
+def saved_bytes(fn, y: torch.Tensor) -> int:
+    """Bytes autograd keeps for the backward of ``fn(y)`` (what an attack step holds in memory)."""
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(y)
+    return total
+
+
+def test_self_ensemble_gradient_is_the_mean_of_its_orientations_and_holds_one_pass_at_a_time():
+    """Each orientation is checkpointed: the same gradient as eight kept graphs, without keeping them."""
+    y = torch.rand(1, 3, 10, 14, generator=torch.Generator().manual_seed(3)).requires_grad_()
+    tiny, ensemble = load_model("tiny-edsr", device="cpu"), load_model("tiny-edsr+self-ensemble", device="cpu")
+    target = torch.rand(1, 3, 40, 56, generator=torch.Generator().manual_seed(4))
+    expected = torch.zeros_like(y)
+    for k in range(4):
+        for flip in (False, True):
+            t = torch.rot90(y.flip(-1) if flip else y, k, (-2, -1))
+            out = torch.rot90(tiny.restore(t), -k, (-2, -1))
+            out = out.flip(-1) if flip else out
+            expected += torch.autograd.grad((out * target).sum() / 8, y)[0]  # a linear loss: grads add up
+    got = torch.autograd.grad((ensemble.restore(y) * target).sum(), y)[0]
+    assert expected.abs().max() > 0 and torch.allclose(got, expected, atol=1e-6)
+    one_pass = saved_bytes(tiny.restore, y)
+    assert one_pass > 0 and saved_bytes(ensemble.restore, y) < one_pass  # eight kept graphs: ~8x one pass
+
+
 # ----------------------------------------------------------------------------- BPDA
 
 

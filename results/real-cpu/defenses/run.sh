@@ -12,8 +12,9 @@ S=../shared
 HERE=results/real-cpu/defenses
 # EXECUTOR=ray: one Ray task per image on every core, each finished image kept under run/parts/ (commit them
 # with the cells), so a stop loses only the images in flight (as results/real-cpu/run.sh)
-# BIG: the self-ensemble and smoothing hold 8 or 16 model passes per image: SwiftSRGAN's on a Set14 image takes
-# over 11 GB, and two at once ran this 24 GB machine out of memory (Ray killed a worker); so one at a time
+# BIG: smoothing runs 4 noisy copies of each image in one batch, so it runs one task at a time: SwiftSRGAN's
+# self-ensemble, before it checkpointed its 8 passes, took 21 GB on Set14's four 128x128 images (one batch) and
+# two big tasks ran this 24 GB machine out of memory (Ray killed workers). The self-ensemble now takes 6 GB there
 EXEC=() BIG=()
 if [[ ${EXECUTOR:-local} == ray ]]; then
     EXEC=(--executor ray --images-per-task 1)
@@ -40,8 +41,8 @@ timed() {  # timed LABEL ARGS...: one srbench run, its wall time logged if it fi
 for D in set5 set14; do
     timed "$D ifgsm 1x" --datasets $D --models "$CHEAP" "${IFGSM[@]}"
     timed "$D pgd 1x" --datasets $D --models "$CHEAP" "${PGD[@]}"
-    timed "$D ifgsm self-ensemble" --datasets $D --models "$ENSEMBLE" "${IFGSM[@]}" "${BIG[@]}"
-    timed "$D pgd self-ensemble" --datasets $D --models "$ENSEMBLE" "${PGD[@]}" "${BIG[@]}"
+    timed "$D ifgsm self-ensemble" --datasets $D --models "$ENSEMBLE" "${IFGSM[@]}"
+    timed "$D pgd self-ensemble" --datasets $D --models "$ENSEMBLE" "${PGD[@]}"
     timed "$D ifgsm smoothing" --datasets $D --models "$SMOOTH" "${IFGSM[@]}" "${BIG[@]}"
     timed "$D pgd smoothing" --datasets $D --models "$SMOOTH" "${PGD[@]}" "${BIG[@]}"
 done
