@@ -39,10 +39,9 @@ from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
-from torch.utils.checkpoint import checkpoint
 
 from srbench.core.errors import UserError
-from srbench.core.restorer import Restorer
+from srbench.core.restorer import Restorer, checkpointed
 
 LR_CHANNELS = 3  # the LR image the UNet takes next to the latent
 
@@ -70,12 +69,6 @@ def check_sampler(steps: Any, eta: Any, train_steps: int = 1000) -> None:
     if isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1:
         raise UserError(f"eta must be a number from 0 (DDIM, deterministic given the initial latent) "
                         f"to 1 (DDPM-like), got {eta!r:.40}")
-
-
-def checkpointed(fn, *args):
-    """fn(*args) without keeping its activations: they are recomputed in the backward pass. Every part of
-    the chain is deterministic given its inputs, so no RNG state needs saving."""
-    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
 
 
 class DiffusionSR(Restorer):

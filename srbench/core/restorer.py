@@ -16,6 +16,7 @@ from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from srbench.core.errors import UserError, shown
 
@@ -96,6 +97,13 @@ class DeterministicRestorer(Restorer):
 
     def restore(self, y: torch.Tensor, z: Z = None) -> torch.Tensor:
         return self.net(y).clamp(0, 1)
+
+
+def checkpointed(fn, *args):
+    """fn(*args) without keeping its activations: they are recomputed in the backward pass. For passes
+    that are deterministic given their inputs (a diffusion step, a deterministic model), so no RNG
+    state needs saving."""
+    return checkpoint(fn, *args, use_reentrant=False, preserve_rng_state=False)
 
 
 def repeat_seeds(y: torch.Tensor, n: int) -> torch.Tensor:

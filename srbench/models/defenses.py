@@ -43,12 +43,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch.utils.checkpoint import checkpoint
 
 from srbench.core.errors import UserError, shown
 from srbench.core.pixels import to_uint8
 from srbench.core.registry import Registry
-from srbench.core.restorer import Restorer, Z
+from srbench.core.restorer import Restorer, Z, checkpointed
 from srbench.models.differentiable_jpeg import jpeg_like
 
 DEFENSES = Registry("defense")
@@ -245,10 +244,7 @@ class SelfEnsemble(Defense):
         for k in range(4):
             for flip in (False, True):
                 t = torch.rot90(y.flip(-1) if flip else y, k, (-2, -1))
-                if torch.is_grad_enabled():
-                    one = checkpoint(inner.restore, t, z, use_reentrant=False)
-                else:
-                    one = inner.restore(t, z)
+                one = checkpointed(inner.restore, t, z) if torch.is_grad_enabled() else inner.restore(t, z)
                 out = torch.rot90(one, -k, (-2, -1))
                 out = out.flip(-1) if flip else out
                 total = out if total is None else total + out
