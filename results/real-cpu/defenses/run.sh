@@ -22,7 +22,6 @@ if [[ ${EXECUTOR:-local} == ray ]]; then
 fi
 RUN=(--data-root $S/data/sr-benchmarks --out $HERE/run --device cpu --quiet "${EXEC[@]}")
 IMDN_W=(--weights imdn=$S/weights/IMDN_x4.pth) SWIFT_W=(--weights swiftsrgan=$S/weights/swift_srgan_4x.pth)
-WEIGHTS=("${IMDN_W[@]}" "${SWIFT_W[@]}")  # srbench refuses weights for a model not in the command
 IFGSM=(--attack ifgsm --steps 50 --n-eot 4 --z-chunk 1)
 PGD=(--attack pgd --steps 50 --restarts 3 --n-eot 4 --z-chunk 1)
 one_x() { echo "$1,$1+jpeg75,$1+jpeg75:adaptive=false,$1+jpeg75:backward=surrogate,$1+bits5,$1+bits5:adaptive=false,$1+median3"; }
@@ -32,9 +31,13 @@ SMOOTH=imdn+smooth4,imdn+smooth4:adaptive=false,swiftsrgan+smooth4,swiftsrgan+sm
 
 cells() { ls $HERE/run/cells 2>/dev/null | wc -l; }
 timed() {  # timed LABEL ARGS...: one srbench run, its wall time logged if it finished a cell (not on a resume with nothing left)
-    local label=$1 t0 n0; shift
+    local label=$1 t0 n0 models="" previous="" arg weights=(); shift
+    # each command gets only its models' weights: srbench refuses weights for a model not in the run
+    for arg in "$@"; do [[ $previous == --models ]] && models=$arg; previous=$arg; done
+    [[ $models == *imdn* ]] && weights+=("${IMDN_W[@]}")
+    [[ $models == *swiftsrgan* ]] && weights+=("${SWIFT_W[@]}")
     t0=$(date +%s) n0=$(cells)
-    srbench run benchmarks/defenses.yaml "$@" "${RUN[@]}" "${WEIGHTS[@]}"
+    srbench run benchmarks/defenses.yaml "$@" "${RUN[@]}" "${weights[@]}"
     (( $(cells) > n0 )) || return 0
     printf '%s\t%s\t%s\n' "$label" "$(date -u -d @"$t0" +%FT%TZ)" "$(( $(date +%s) - t0 ))" >> $HERE/wall_times.tsv
 }
@@ -51,12 +54,9 @@ for D in set5 set14; do
         # makes every image one task of at most about 2 hours. PGD draws its random starts per batch, so
         # one-image batches change those of the images that shared a batch (the 128x128 four, coastguard and
         # foreman); the others' batches are the same at either size. IMDN's cells ran with the default batches.
-        WEIGHTS=("${IMDN_W[@]}")
         timed "$D pgd self-ensemble" --datasets $D --models imdn+self-ensemble "${PGD[@]}"
-        WEIGHTS=("${SWIFT_W[@]}")
         timed "$D pgd self-ensemble, one image a batch" --datasets $D --models swiftsrgan+self-ensemble \
             "${PGD[@]}" --batch-size 1
-        WEIGHTS=("${IMDN_W[@]}" "${SWIFT_W[@]}")
     else
         timed "$D pgd self-ensemble" --datasets $D --models "$ENSEMBLE" "${PGD[@]}"
     fi
