@@ -12,13 +12,16 @@ S=../shared
 HERE=results/real-cpu/defenses
 # EXECUTOR=ray: one Ray task per image on every core, each finished image kept under run/parts/ (commit them
 # with the cells), so a stop loses only the images in flight (as results/real-cpu/run.sh)
-# BIG: smoothing runs 4 noisy copies of each image in one batch, so it runs one task at a time: SwiftSRGAN's
-# self-ensemble, before it checkpointed its 8 passes, took 21 GB on Set14's four 128x128 images (one batch) and
-# two big tasks ran this 24 GB machine out of memory (Ray killed workers). The self-ensemble now takes 6 GB there
+# BIG: smoothing keeps the graphs of its 4 noisy copies: SwiftSRGAN's smoothing on Set14's first 6 images, one
+# a batch (barbara the largest of Set14), peaked at 7.9 GB (session 20, /usr/bin/time, one I-FGSM step), so its four 128x128 images
+# in one batch would want about 20. Smoothing therefore runs one image a batch, 8 GiB reserved a task: two
+# tasks at once in Ray's 16.1 GiB (until session 20 it reserved 12: one task at a time, on one core). Set5's
+# images all differ in size, so there one image a batch is the default batching. (The self-ensemble before
+# it checkpointed its 8 passes took 21 GB on that 4-image batch; it takes 6 GB there now.)
 EXEC=() BIG=()
 if [[ ${EXECUTOR:-local} == ray ]]; then
     EXEC=(--executor ray --images-per-task 1)
-    BIG=(--memory-per-task 12)
+    BIG=(--memory-per-task 8)
 fi
 RUN=(--data-root $S/data/sr-benchmarks --out $HERE/run --device cpu --quiet "${EXEC[@]}")
 IMDN_W=(--weights imdn=$S/weights/IMDN_x4.pth) SWIFT_W=(--weights swiftsrgan=$S/weights/swift_srgan_4x.pth)
@@ -60,6 +63,6 @@ for D in set5 set14; do
     else
         timed "$D pgd self-ensemble" --datasets $D --models "$ENSEMBLE" "${PGD[@]}"
     fi
-    timed "$D ifgsm smoothing" --datasets $D --models "$SMOOTH" "${IFGSM[@]}" "${BIG[@]}"
-    timed "$D pgd smoothing" --datasets $D --models "$SMOOTH" "${PGD[@]}" "${BIG[@]}"
+    timed "$D ifgsm smoothing" --datasets $D --models "$SMOOTH" "${IFGSM[@]}" --batch-size 1 "${BIG[@]}"
+    timed "$D pgd smoothing" --datasets $D --models "$SMOOTH" "${PGD[@]}" --batch-size 1 "${BIG[@]}"
 done
