@@ -13,11 +13,11 @@ HERE=results/real-cpu/defenses
 # EXECUTOR=ray: one Ray task per image on every core, each finished image kept under run/parts/ (commit them
 # with the cells), so a stop loses only the images in flight (as results/real-cpu/run.sh)
 # BIG: smoothing keeps the graphs of its 4 noisy copies: SwiftSRGAN's smoothing on Set14's first 6 images, one
-# a batch (barbara the largest of Set14), peaked at 7.9 GB (session 20, /usr/bin/time, one I-FGSM step), so its four 128x128 images
-# in one batch would want about 20. Smoothing therefore runs one image a batch, 8 GiB reserved a task: two
-# tasks at once in Ray's 16.1 GiB (until session 20 it reserved 12: one task at a time, on one core). Set5's
-# images all differ in size, so there one image a batch is the default batching. (The self-ensemble before
-# it checkpointed its 8 passes took 21 GB on that 4-image batch; it takes 6 GB there now.)
+# a batch (barbara the largest of Set14), peaked at 7.9 GB (session 20, /usr/bin/time, one I-FGSM step), so its
+# four 128x128 images in one batch would want about 20. Smoothing therefore runs one image a batch, 8 GiB
+# reserved a task: two tasks at once in Ray's 16.1 GiB (until session 20 it reserved 12: one task at a time, on
+# one core). Set5's images all differ in size, so there one image a batch is the default batching. (The
+# self-ensemble before it checkpointed its 8 passes took 21 GB on that 4-image batch; it takes 6 GB there now.)
 EXEC=() BIG=()
 if [[ ${EXECUTOR:-local} == ray ]]; then
     EXEC=(--executor ray --images-per-task 1)
