@@ -193,6 +193,8 @@ def test_memory_per_task_keeps_big_tasks_apart_and_refuses_what_no_node_has(ray_
              "--batch-size", "1", "--quiet"]
     args = [*local, "--executor", "ray", "--images-per-task", "1"]
     assert main([*args, "--memory-per-task", f"{0.6 * node:.3f}", "--out", str(tmp_path / "run")]) == 0
+    notice = capsys.readouterr().err
+    assert "1 task(s) run at once where the CPUs allow 2" in notice, notice  # says why a CPU sits idle
     assert len(list((tmp_path / "run").glob("cells/*.json"))) == 1
     spans: dict[str, list[float]] = {}
     for pid, t0, t1 in (line.split() for line in log.read_text().splitlines()):
@@ -210,3 +212,16 @@ def test_memory_per_task_keeps_big_tasks_apart_and_refuses_what_no_node_has(ray_
                          ([*local, "--memory-per-task", "1"], "--memory-per-task is for --executor ray")):
         assert main([*bad, "--out", str(tmp_path / "bad")]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_tasks_at_once_counts_what_memory_leaves_of_the_cpus():
+    """A memory reservation, not the CPUs, caps how many tasks run: the case a 2-CPU node with 15 GiB hits."""
+    from srbench.bench.executors import GIB, tasks_at_once
+
+    node = {"Alive": True, "Resources": {"CPU": 2.0, "memory": 15.1 * GIB}}
+    dead = {"Alive": False, "Resources": {"CPU": 64.0, "memory": 500 * GIB}}
+    assert tasks_at_once([node, dead], 1, 8) == (1, 2)
+    assert tasks_at_once([node], 1, 7.5) == (2, 2)
+    assert tasks_at_once([node], 1, None) == (2, 2)
+    assert tasks_at_once([node, node], 2, 4) == (2, 2)
+    assert tasks_at_once([node, dict(node, Resources={"CPU": 4.0, "memory": 40 * GIB})], 1, 16) == (2, 6)

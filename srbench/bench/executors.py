@@ -308,6 +308,23 @@ def largest_node_memory_gib(ray) -> float:
     return max((n["Resources"].get("memory", 0) for n in ray.nodes() if n.get("Alive")), default=0) / GIB
 
 
+def tasks_at_once(nodes: list[dict], cpus_per_task: float, memory_per_task_gib: float | None) -> tuple[int, int]:
+    """(tasks Ray can run at once, tasks the CPUs alone would allow) over the live nodes: a memory
+    reservation can leave CPUs idle, e.g. when Ray started while other work held memory."""
+    by_memory = by_cpus = 0
+    for n in nodes:
+        if not n.get("Alive"):
+            continue
+        res = n["Resources"]
+        cpus = int(res.get("CPU", 0) // cpus_per_task) if cpus_per_task > 0 else 0
+        fit = cpus
+        if memory_per_task_gib:
+            fit = min(cpus, int(res.get("memory", 0) // (memory_per_task_gib * GIB)))
+        by_cpus += cpus
+        by_memory += fit
+    return by_memory, by_cpus
+
+
 _RAY_WORKER: Worker | None = None
 
 
@@ -388,6 +405,16 @@ class RayExecutor:
             resources["memory"] = int(self.memory_per_task * GIB)
         return resources
 
+    def _warn_if_memory_idles_cpus(self, ray, progress) -> None:
+        if self.memory_per_task is None:
+            return
+        at_once, cpus_allow = tasks_at_once(ray.nodes(), self.cpus_per_task, self.memory_per_task)
+        if at_once < cpus_allow:
+            progress.warn(f"--memory-per-task {self.memory_per_task:g} GiB: Ray offers "
+                          f"{largest_node_memory_gib(ray):.1f} GiB to tasks, so {at_once} task(s) run at once where "
+                          f"the CPUs allow {cpus_allow}; start Ray with more memory free (it sizes its "
+                          f"tasks' memory from what is free when it starts) or ask for less")
+
     def _run(self, ray, suite, todo, store, progress, env) -> dict[str, str | None]:
         parts = PartStore(store)
         units = self.units(suite, todo)
@@ -397,6 +424,8 @@ class RayExecutor:
                 progress.warn(f"chunk {parts.path(u)}: {problem}; recomputing it")
         pending = [u for u in units if not parts.has(u)]
         task_fn = ray.remote(_ray_task).options(max_retries=0, retry_exceptions=False, **self._resources(ray, suite))
+        if len(pending) > 1:
+            self._warn_if_memory_idles_cpus(ray, progress)
         suite_dict = suite.to_dict()
         cards = _driver_cards(suite)
         env_extra = {"executor": "ray"}
